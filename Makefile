@@ -1,0 +1,35 @@
+# Two set-up commands that work on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AIRFLOW_VERSION ?= 3.3.2
+STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
+
+.PHONY: venv lint typecheck test test-fast demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+test-fast: venv
+	$(VENV)/bin/pytest -x -q tests/core tests/emulator
+
+demo: venv
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) .demo test-artifacts

@@ -1,0 +1,299 @@
+"""The validated, immutable credentials of one ``sf360`` connection.
+
+:func:`credentials_from_connection_fields` checks every field before any network call and reports all
+problems at once, each naming its field, what is wrong and how to fix it. Pure module, no Airflow import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_sf360.core.errors import CredentialsInvalidError
+from airflow_provider_sf360.core.hosts import (
+    ProviderSettings,
+    is_production_my_domain,
+    is_sandbox_my_domain,
+    url_problem,
+)
+from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, parse_org_id, parse_user_id
+
+DEFAULT_API_VERSION = "64.0"
+DEFAULT_CALLBACK_URL = "http://localhost:1717/OauthRedirect"
+
+
+class AuthFlow(str, Enum):
+    """How the provider obtains tokens for a connection."""
+
+    AUTHORIZATION_CODE = "authorization_code"
+    JWT_BEARER = "jwt_bearer"
+    CLIENT_CREDENTIALS = "client_credentials"
+    REFRESH_TOKEN = "refresh_token"
+
+
+# Labels as shown in the connection form; errors name fields by these.
+FIELD_LABELS = {
+    "org_id": "Salesforce Org ID",
+    "user_id": "Salesforce User ID",
+    "is_sandbox": "Use salesforce.com Sandbox",
+    "auth_flow": "OAuth flow",
+    "login": "Consumer Key",
+    "password": "Consumer Secret",
+    "login_url": "Login URL (My Domain)",
+    "username": "Salesforce Username",
+    "private_key": "Private Key (PEM)",
+    "refresh_token": "Refresh Token",
+    "callback_url": "Callback URL",
+    "api_version": "API Version",
+}
+
+_API_VERSION = re.compile(r"^\d{2,3}\.0$")
+_PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.+?)-----END \1-----", re.S)
+
+
+@dataclass(frozen=True)
+class SF360Credentials:
+    """Static configuration of one connection; secrets are left out of ``repr``."""
+
+    conn_id: str
+    org_id: str
+    user_id: str
+    is_sandbox: bool
+    auth_flow: AuthFlow
+    consumer_key: str
+    login_url: str
+    api_version: str = DEFAULT_API_VERSION
+    callback_url: str | None = None
+    username: str | None = None
+    consumer_secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint on the login host."""
+        return f"{self.login_url}/services/oauth2/token"
+
+    @property
+    def authorize_url(self) -> str:
+        """The authorize endpoint (web server flow) on the login host."""
+        return f"{self.login_url}/services/oauth2/authorize"
+
+    @property
+    def state_key(self) -> str:
+        """Name of the token state: the same for every connection naming this org, user and app."""
+        app = hashlib.sha256(f"{self.consumer_key}|{self.login_url}".encode()).hexdigest()[:12]
+        return f"sf360_token__{self.org_id}__{self.user_id}__{app}"
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret summary for logs, XComs and pages."""
+        return {
+            "conn_id": self.conn_id,
+            "org_id": self.org_id,
+            "user_id": self.user_id,
+            "is_sandbox": self.is_sandbox,
+            "auth_flow": self.auth_flow.value,
+            "login_url": self.login_url,
+            "api_version": self.api_version,
+        }
+
+
+def _text(value: Any) -> str | None:
+    """Form fields arrive as None, "" or text; treat empty and missing alike."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _boolean(value: Any) -> bool | None:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    return None
+
+
+def normalize_pem(text: str) -> str:
+    """Restore line breaks of a PEM block pasted into a single-line input."""
+    match = _PEM.search(text)
+    if not match:
+        return text
+    label, body = match.group(1), "".join(match.group(2).split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
+def private_key_problem(pem: str) -> str | None:
+    """Say what is wrong with a PEM private key for RS256 signing, or None."""
+    if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
+        return "is not a PEM private key (expected -----BEGIN PRIVATE KEY----- ... -----END PRIVATE KEY-----)"
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        return (
+            "could not be read: paste the whole unencrypted PEM key "
+            "(an encrypted key must be decrypted first, e.g. openssl pkey -in key.pem)"
+        )
+    if not isinstance(key, RSAPrivateKey):
+        return "is not an RSA key; Salesforce's JWT bearer flow needs RS256 (an RSA key of 2048 bits or more)"
+    return None
+
+
+def _login_url_problems(url: str, is_sandbox: bool, flow: AuthFlow, settings: ProviderSettings) -> list[str]:
+    label = FIELD_LABELS["login_url"]
+    problem = url_problem(url, settings)
+    if problem:
+        return [f"{label}: {problem}."]
+    host = (urlsplit(url).hostname or "").lower()
+    problems = []
+    if is_sandbox and (is_production_my_domain(host) or host == "login.salesforce.com"):
+        problems.append(
+            f"{label}: {host!r} is a production host but 'Use salesforce.com Sandbox' is on; "
+            "use the sandbox's URL (…--<sandbox>.sandbox.my.salesforce.com or test.salesforce.com) "
+            "or switch the sandbox box off."
+        )
+    if not is_sandbox and (is_sandbox_my_domain(host) or host == "test.salesforce.com"):
+        problems.append(
+            f"{label}: {host!r} is a sandbox host but 'Use salesforce.com Sandbox' is off; "
+            "switch the sandbox box on or use the production My Domain URL."
+        )
+    if flow is AuthFlow.CLIENT_CREDENTIALS and host in ("login.salesforce.com", "test.salesforce.com"):
+        problems.append(
+            f"{label}: the client credentials flow only works on the org's My Domain host "
+            "(https://<MyDomain>.my.salesforce.com), not on login/test.salesforce.com."
+        )
+    return problems
+
+
+@dataclass
+class _Collector:
+    """Gathers every problem so that one error can list them all."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def require(self, value: str | None, key: str, why: str) -> None:
+        if value is None:
+            self.problems.append(f"{FIELD_LABELS[key]}: missing; {why}.")
+
+    def salesforce_id(self, raw: str | None, key: str, parse: Any) -> str:
+        if raw is None:
+            self.problems.append(f"{FIELD_LABELS[key]}: missing; enter the 15 or 18-character ID.")
+            return ""
+        try:
+            return str(parse(raw))
+        except InvalidSalesforceIdError as exc:
+            self.problems.append(str(exc))
+            return ""
+
+
+def credentials_from_connection_fields(
+    conn_id: str,
+    extra: Mapping[str, Any],
+    login: str | None,
+    password: str | None,
+    settings: ProviderSettings,
+) -> SF360Credentials:
+    """Validate a connection's fields and return its credentials, or raise one error listing every problem."""
+    check = _Collector()
+    org_id = check.salesforce_id(_text(extra.get("org_id")), "org_id", parse_org_id)
+    user_id = check.salesforce_id(_text(extra.get("user_id")), "user_id", parse_user_id)
+
+    is_sandbox = _boolean(extra.get("is_sandbox"))
+    if is_sandbox is None:
+        check.problems.append(f"{FIELD_LABELS['is_sandbox']}: {extra.get('is_sandbox')!r} is not true or false.")
+        is_sandbox = False
+
+    flow_text = _text(extra.get("auth_flow")) or AuthFlow.AUTHORIZATION_CODE.value
+    try:
+        flow = AuthFlow(flow_text)
+    except ValueError:
+        choices = ", ".join(f.value for f in AuthFlow)
+        check.problems.append(f"{FIELD_LABELS['auth_flow']}: {flow_text!r} is not one of {choices}.")
+        flow = AuthFlow.AUTHORIZATION_CODE
+
+    consumer_key = _text(login)
+    check.require(consumer_key, "login", "copy the Consumer Key from the Connected App's API (OAuth) settings")
+    consumer_secret = _text(password)
+    username = _text(extra.get("username"))
+    private_key = _text(extra.get("private_key"))
+    refresh_token = _text(extra.get("refresh_token"))
+    explicit_login_url = _text(extra.get("login_url"))
+
+    if flow is AuthFlow.CLIENT_CREDENTIALS:
+        check.require(consumer_secret, "password", "the client credentials flow needs the Consumer Secret")
+        check.require(explicit_login_url, "login_url", "the client credentials flow needs the My Domain URL")
+    if flow is AuthFlow.JWT_BEARER:
+        check.require(username, "username", "the JWT bearer flow signs in as this Salesforce username")
+        check.require(private_key, "private_key", "paste the private key whose certificate the app holds")
+        if private_key:
+            private_key = normalize_pem(private_key)
+            problem = private_key_problem(private_key)
+            if problem:
+                check.problems.append(f"{FIELD_LABELS['private_key']}: {problem}.")
+    if flow is AuthFlow.REFRESH_TOKEN:
+        check.require(refresh_token, "refresh_token", "paste a refresh token issued for this app and user")
+
+    login_url = explicit_login_url or (settings.sandbox_login_url if is_sandbox else settings.production_login_url)
+    login_url = login_url.rstrip("/")
+    if explicit_login_url:
+        check.problems.extend(_login_url_problems(login_url, is_sandbox, flow, settings))
+    else:
+        problem = url_problem(login_url, settings)
+        if problem:
+            check.problems.append(f"{FIELD_LABELS['login_url']} (default from [sf360] options): {problem}.")
+
+    callback_url = _text(extra.get("callback_url"))
+    if callback_url and not _valid_callback(callback_url):
+        check.problems.append(
+            f"{FIELD_LABELS['callback_url']}: {callback_url!r} must be an https URL "
+            "(http is only allowed for localhost), exactly as entered in the Connected App."
+        )
+
+    api_version = (_text(extra.get("api_version")) or DEFAULT_API_VERSION).lstrip("vV")
+    if not _API_VERSION.match(api_version):
+        check.problems.append(
+            f"{FIELD_LABELS['api_version']}: {api_version!r} is not a Salesforce API version such as "
+            f"{DEFAULT_API_VERSION}."
+        )
+
+    if check.problems:
+        raise CredentialsInvalidError(conn_id, check.problems)
+    return SF360Credentials(
+        conn_id=conn_id,
+        org_id=org_id,
+        user_id=user_id,
+        is_sandbox=is_sandbox,
+        auth_flow=flow,
+        consumer_key=consumer_key or "",
+        login_url=login_url,
+        api_version=api_version,
+        callback_url=callback_url,
+        username=username,
+        consumer_secret=consumer_secret,
+        private_key=private_key,
+        refresh_token=refresh_token,
+    )
+
+
+def _valid_callback(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")

@@ -1,0 +1,116 @@
+"""What the provider stores per credential: tokens, identity and status (one JSON document).
+
+Pure module, no Airflow import. Secrets are left out of ``repr`` and of :meth:`TokenState.describe`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, canonical_id
+
+
+class TokenStatus(str, Enum):
+    """Status of the stored token; a missing document means "not set up"."""
+
+    NOT_SET_UP = "not_set_up"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    IDENTITY_MISMATCH = "identity_mismatch"
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A successful answer of Salesforce's token endpoint (it carries no ``expires_in``)."""
+
+    access_token: str = field(repr=False)
+    instance_url: str
+    identity_url: str
+    issued_at: float
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str = ""
+    signature: str | None = field(default=None, repr=False)
+
+    @property
+    def org_and_user(self) -> tuple[str, str] | None:
+        """Org and User IDs (canonical 18 characters) from the identity URL path; the host is ignored."""
+        return identity_from_url(self.identity_url)
+
+
+def identity_from_url(identity_url: str) -> tuple[str, str] | None:
+    """Parse ``…/id/<org>/<user>`` into canonical IDs, or None when it is not an identity URL."""
+    parts = [p for p in urlsplit(identity_url).path.split("/") if p]
+    if len(parts) < 3 or parts[-3] != "id":
+        return None
+    try:
+        return canonical_id(parts[-2]), canonical_id(parts[-1])
+    except InvalidSalesforceIdError:
+        return None
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """The stored token of one credential (org, user and app)."""
+
+    status: TokenStatus
+    access_token: str = field(repr=False)
+    instance_url: str
+    identity_url: str
+    org_id: str
+    user_id: str
+    auth_flow: str
+    issued_at: float
+    expires_at: float
+    generation: int = 1
+    refresh_token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    set_up_at: float = 0.0
+    set_up_by: str | None = None
+    status_detail: str | None = None
+    seed_hash: str | None = None  # refresh_token flow: which seed from the connection was redeemed
+
+    def seconds_left(self, now: float | None = None) -> float:
+        return self.expires_at - (time.time() if now is None else now)
+
+    def is_usable(self, margin: float, now: float | None = None) -> bool:
+        """True when active and not within ``margin`` seconds of its expiry."""
+        return self.status is TokenStatus.ACTIVE and self.seconds_left(now) > margin
+
+    def with_status(self, status: TokenStatus, detail: str | None = None) -> TokenState:
+        return replace(self, status=status, status_detail=detail)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenState:
+        data: dict[str, Any] = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        data = {k: v for k, v in data.items() if k in known}
+        data["status"] = TokenStatus(data["status"])
+        return cls(**data)
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret summary for logs, XComs and pages."""
+        return {
+            "status": self.status.value,
+            "org_id": self.org_id,
+            "user_id": self.user_id,
+            "username": self.username,
+            "instance_url": self.instance_url,
+            "auth_flow": self.auth_flow,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+            "generation": self.generation,
+            "set_up_at": self.set_up_at,
+            "set_up_by": self.set_up_by,
+            "status_detail": self.status_detail,
+        }

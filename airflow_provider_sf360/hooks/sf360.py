@@ -1,0 +1,200 @@
+"""``SF360Hook``: a ready Salesforce client from an ``sf360`` connection, and the four OAuth actions.
+
+The hook joins the pure core (credentials, OAuth client, lifecycle) with Airflow: it reads the connection
+and the ``[sf360]`` options, keeps token state in Airflow Variables, masks every token in logs, and marks
+permanent errors so Airflow does not retry them. simple-salesforce and requests-oauthlib are imported only
+when used, so DAG files that import this module parse fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property, wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_sf360.core.credentials import SF360Credentials, credentials_from_connection_fields
+from airflow_provider_sf360.core.errors import SF360Error
+from airflow_provider_sf360.core.lifecycle import ActionResult, CredentialLifecycle
+from airflow_provider_sf360.core.retry import RetryPolicy
+from airflow_provider_sf360.exceptions import for_airflow
+from airflow_provider_sf360.settings import assumed_session_timeout, provider_settings
+from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, variable_backend
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
+    from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+
+T = TypeVar("T")
+
+
+def _mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+def _airflow_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """Re-raise provider errors with Airflow's no-retry marker when they are permanent."""
+
+    @wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except SF360Error as error:
+            raise for_airflow(error) from None
+
+    return wrapper
+
+
+class _AirflowTokenSource:
+    """The lifecycle's token source, with Airflow-marked errors (raised from inside simple-salesforce calls)."""
+
+    def __init__(self, lifecycle: CredentialLifecycle) -> None:
+        self._source = lifecycle.token_source()
+
+    @_airflow_errors
+    def current_access_token(self) -> str:
+        return self._source.current_access_token()
+
+    @_airflow_errors
+    def renewed_access_token(self, stale: str) -> str:
+        return self._source.renewed_access_token(stale)
+
+
+class SF360Hook(BaseHook):
+    """Salesforce access for DAGs from one ``sf360`` connection.
+
+    :param sf360_conn_id: the Airflow connection id (type ``sf360``).
+    :param auto_setup: obtain a token when none is stored; default True for the jwt_bearer and
+        client_credentials flows (no person needed), False for the others.
+    """
+
+    conn_name_attr = "sf360_conn_id"
+    default_conn_name = "sf360_default"
+    conn_type = "sf360"
+    hook_name = "Salesforce 360 (OAuth)"
+
+    def __init__(
+        self,
+        sf360_conn_id: str = default_conn_name,
+        *,
+        auto_setup: bool | None = None,
+        retry: RetryPolicy | None = None,
+        variables: VariableBackend | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sf360_conn_id = sf360_conn_id
+        self.auto_setup = auto_setup
+        self.retry = retry
+        self._variables = variables
+
+    # ---------------------------------------------------------------- wiring
+    @cached_property
+    @_airflow_errors
+    def credentials(self) -> SF360Credentials:
+        """The connection's validated credentials (raises one error listing every bad field)."""
+        conn = self._read_connection()
+        return credentials_from_connection_fields(
+            self.sf360_conn_id, conn.extra_dejson, conn.login, conn.password, provider_settings()
+        )
+
+    def _read_connection(self) -> Any:
+        """Through the Task SDK inside tasks; from the secrets backends and metadata DB elsewhere (UI, CLI)."""
+        if running_in_task():
+            return self.get_connection(self.sf360_conn_id)
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(self.sf360_conn_id)
+
+    @cached_property
+    def oauth_client(self) -> SalesforceOAuthClient:
+        from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+
+        return SalesforceOAuthClient(self.credentials, provider_settings(), retry=self.retry, mask=_mask)
+
+    @cached_property
+    def lifecycle(self) -> CredentialLifecycle:
+        from airflow_provider_sf360.store.token_store import VariableTokenStore
+
+        variables = self._variables or variable_backend()
+        store = VariableTokenStore(self.credentials.state_key, variables, mask=_mask)
+        return CredentialLifecycle(
+            self.credentials,
+            self.oauth_client,
+            store,
+            session_timeout=assumed_session_timeout(),
+            auto_setup=self.auto_setup,
+        )
+
+    # ---------------------------------------------------------------- the client
+    @_airflow_errors
+    def get_conn(self) -> Salesforce:
+        """A ``simple_salesforce.Salesforce`` whose token stays valid for REST and Bulk 2.0 calls."""
+        from simple_salesforce import Salesforce
+
+        from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
+
+        tokens = _AirflowTokenSource(self.lifecycle)
+        access_token = tokens.current_access_token()
+        state = self.lifecycle.store.load()
+        instance_url = state.instance_url if state else ""
+        session = RenewingSalesforceSession(tokens, provider_settings())
+        return Salesforce(
+            instance_url=instance_url,
+            session_id=access_token,
+            version=self.credentials.api_version,
+            session=session,
+        )
+
+    # ---------------------------------------------------------------- the four actions
+    @_airflow_errors
+    def setup(self, authorization_response: str | None = None, set_up_by: str | None = None) -> ActionResult:
+        """Obtain, verify and store a token by the connection's flow; revokes the one it replaces."""
+        return self.lifecycle.setup(authorization_response=authorization_response, set_up_by=set_up_by)
+
+    @_airflow_errors
+    def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
+        """Revoke and forget the token; every connection field stays. ``setup_again`` rotates in one step."""
+        return self.lifecycle.reset(setup_again=setup_again, set_up_by=set_up_by)
+
+    @_airflow_errors
+    def test_access(self) -> ActionResult:
+        """Identity plus one REST call; ``ok`` False with a message saying which case it is."""
+        return self.lifecycle.test_access()
+
+    @_airflow_errors
+    def delete(self) -> ActionResult:
+        """Revoke access and refresh tokens and remove the stored token."""
+        return self.lifecycle.delete()
+
+    @_airflow_errors
+    def status(self) -> dict[str, Any]:
+        """Token status and last test result, without secrets and without calling Salesforce."""
+        return self.lifecycle.status()
+
+    @_airflow_errors
+    def authorization_url(
+        self, redirect_uri: str | None = None, state: str | None = None, requested_by: str | None = None
+    ) -> str:
+        """First half of the web server flow (PKCE S256); the verifier is stored server-side."""
+        return self.lifecycle.authorization_url(redirect_uri=redirect_uri, state=state, requested_by=requested_by)
+
+    @_airflow_errors
+    def complete_authorization(self, authorization_response: str, set_up_by: str | None = None) -> ActionResult:
+        """Second half: the URL Salesforce redirected to (with ``code`` and ``state``)."""
+        return self.lifecycle.complete_authorization(authorization_response, set_up_by=set_up_by)
+
+    # ---------------------------------------------------------------- Airflow's Test button
+    def test_connection(self) -> tuple[bool, str]:
+        """Test access without side effects on refresh token rotation (never redeems a refresh token)."""
+        try:
+            lifecycle = self.lifecycle
+            machine_flow = lifecycle.auto_setup
+            result = lifecycle.test_access(allow_refresh=machine_flow)
+        except SF360Error as error:
+            return False, str(error)
+        return result.ok, result.message
