@@ -393,12 +393,12 @@ class SalesforceOAuthClient:
                     timeout=self.timeout,
                 ),
             )
-            data = self._json(response, what)
-            if response.status_code in (401, 403):
+            if response.status_code in (401, 403):  # JSON array (REST) or plain text (Bad_OAuth_Token on /id)
                 raise TokenRevokedError(
                     f"Salesforce refused the access token at {what} (HTTP {response.status_code}: "
-                    f"{_short(json.dumps(data))})."
+                    f"{_short(response.text, 120)})."
                 )
+            data = self._json(response, what)
             if response.status_code != 200 or not isinstance(data, dict):
                 raise SalesforceRequestError(
                     f"HTTP {response.status_code} from {what}: {_short(json.dumps(data))}."

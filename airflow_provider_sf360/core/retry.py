@@ -32,10 +32,10 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = min(self.max_delay, self.base_delay * (2**attempt)) * (0.75 + random.random() / 2)
+        backoff = self.base_delay * (2**attempt) * (0.75 + random.random() / 2)
         if retry_after is not None:
-            backoff = max(backoff, min(retry_after, self.max_delay))
-        return backoff
+            backoff = max(backoff, retry_after)
+        return min(backoff, self.max_delay)
 
     def run(self, what: str, attempt_once: Callable[[], T]) -> T:
         """Call ``attempt_once`` until it stops raising :class:`TransientFailureError`, at most ``attempts`` times."""

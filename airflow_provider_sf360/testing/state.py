@@ -1,0 +1,389 @@
+"""In-memory state of the emulated Salesforce: orgs, users, apps, codes, tokens, approvals, records.
+
+One ``threading.RLock`` (``World.lock``) guards everything. Token rules cite ``salesforce.md``:
+section 6 (rotation, token families, reuse revokes the family), section 7 (five approvals per user
+per app, session timeout, refresh token policies), section 4 (revoke), section 12 (sandbox refresh).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_sf360.core.ids import canonical_id, to18
+from airflow_provider_sf360.testing.config import (
+    GENERATED_CERTIFICATE,
+    AppConfig,
+    EmulatorConfig,
+    OrgConfig,
+    UserConfig,
+)
+
+#: salesforce.md section 7: "5 approvals per user per app. After a fifth approval the oldest is revoked".
+MAX_APPROVALS = 5
+#: Authorization codes are single-use and short-lived (salesforce.md section 2.1, *secondary*); the
+#: Salesforce web server flow help page gives 15 minutes.
+CODE_LIFETIME_SECONDS = 15 * 60
+
+_B62 = string.ascii_letters + string.digits
+
+
+def random_id(prefix: str) -> str:
+    """A new random 18-character ID with a key prefix (salesforce.md section 8)."""
+    return to18(prefix + "".join(secrets.choice(_B62) for _ in range(15 - len(prefix))))
+
+
+class OAuthError(Exception):
+    """A token-endpoint style error: HTTP ``status`` with JSON ``{"error", "error_description"}``."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Host:
+    """One emulated host. ``kind``: ``login`` (production), ``test`` (sandbox) or ``mydomain``."""
+
+    kind: str
+    my_domain: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"mydomain:{self.my_domain}" if self.kind == "mydomain" else self.kind
+
+
+@dataclass
+class Family:
+    """One approval: a refresh token lineage (salesforce.md section 6 "token family")."""
+
+    family_id: str
+    app_key: str
+    user_id: str
+    org_id: str
+    scope: str
+    host_key: str
+    created: float
+    last_used: float
+    current_rt: str
+    active: bool = True
+
+
+@dataclass
+class AccessToken:
+    value: str
+    app_key: str
+    user_id: str
+    org_id: str
+    scope: str
+    issued: float
+    id_url: str
+    family_id: str = ""
+    active: bool = True
+
+
+@dataclass
+class AuthCode:
+    value: str
+    app_key: str
+    user_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+    host_key: str
+    created: float
+    used: bool = False
+
+
+@dataclass
+class SandboxRefresh:
+    """Result of :meth:`World.refresh_sandbox`: the new Org ID and old → new User IDs (section 12)."""
+
+    old_org_id: str
+    new_org_id: str
+    user_ids: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"old_org_id": self.old_org_id, "new_org_id": self.new_org_id, "user_ids": dict(self.user_ids)}
+
+
+def hmac_signature(secret: str, id_url: str, issued_at: str) -> str:
+    """salesforce.md section 3: Base64(HMAC-SHA256(client secret, id + issued_at))."""
+    mac = hmac.new(secret.encode(), (id_url + issued_at).encode(), hashlib.sha256).digest()
+    return base64.b64encode(mac).decode()
+
+
+class World:
+    """All mutable state. Methods that touch state must be called with ``lock`` held (or take it)."""
+
+    def __init__(self, config: EmulatorConfig, generated_cert_pem: str) -> None:
+        config.validate()
+        self.config = config
+        self.generated_cert_pem = generated_cert_pem
+        self.lock = threading.RLock()
+        #: Set by the emulator: base URL ("https://127.0.0.1:PORT") of a host key.
+        self.url_for: Callable[[str], str] = lambda key: ""
+        #: Set by the emulator: PEM of the RSA key that signs ``id_token`` values (published at /id/keys).
+        self.id_token_key_pem = ""
+        self.reset()
+
+    # ---------------------------------------------------------------- setup
+    def reset(self) -> None:
+        """Back to the configured world: tokens, codes, approvals, records, counters cleared."""
+        with self.lock:
+            self.orgs: dict[str, OrgConfig] = {o.org_id: copy.deepcopy(o) for o in self.config.orgs}
+            self.users: dict[str, UserConfig] = {u.user_id: copy.deepcopy(u) for u in self.config.users}
+            self.apps: dict[str, AppConfig] = {a.consumer_key: copy.deepcopy(a) for a in self.config.apps}
+            self.preapproved: set[tuple[str, str]] = set()
+            for app in self.apps.values():
+                for name in app.preapproved_usernames:
+                    user = self.user_by_username(name)
+                    if user:
+                        self.preapproved.add((user.user_id, app.consumer_key))
+            self.codes: dict[str, AuthCode] = {}
+            self.families: dict[str, Family] = {}
+            self.refresh_tokens: dict[str, str] = {}  # RT value -> family id (current and rotated-out)
+            self.access_tokens: dict[str, AccessToken] = {}
+            self.records: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}  # org -> type -> id -> rec
+            self.jobs: dict[str, dict[str, Any]] = {}
+            self.query_cursors: dict[str, list[dict[str, Any]]] = {}
+            self.api_requests: dict[str, int] = {}
+            self.reuse_detections = 0
+            self.clock_offset = 0.0
+            self.auto_approve = self.config.auto_approve
+            self.auto_login_username = self.config.auto_login_username
+
+    def now(self) -> float:
+        """Emulator clock (wall clock plus :meth:`advance_clock` offset), seconds."""
+        return time.time() + self.clock_offset
+
+    # ---------------------------------------------------------------- lookups
+    def user_by_username(self, username: str) -> UserConfig | None:
+        name = username.strip().lower()
+        return next((u for u in self.users.values() if u.username.lower() == name), None)
+
+    def org_by_domain(self, my_domain: str) -> OrgConfig | None:
+        return next((o for o in self.orgs.values() if o.my_domain == my_domain), None)
+
+    def host_serves_org(self, host: Host, org_id: str) -> bool:
+        """salesforce.md section 1: production orgs log in at login, sandboxes at test, or at own My Domain."""
+        org = self.orgs.get(org_id)
+        if org is None:
+            return False
+        if host.kind == "login":
+            return not org.is_sandbox
+        if host.kind == "test":
+            return org.is_sandbox
+        return org.my_domain == host.my_domain
+
+    def default_user_for(self, host: Host) -> UserConfig | None:
+        """``auto_login_username`` if it can log in at ``host``, else the first active user that can."""
+        if self.auto_login_username:
+            user = self.user_by_username(self.auto_login_username)
+            if user and self.host_serves_org(host, user.org_id):
+                return user
+        return next(
+            (u for u in self.users.values() if u.active and self.host_serves_org(host, u.org_id)), None
+        )
+
+    def app(self, key: str) -> AppConfig | None:
+        return self.apps.get(key)
+
+    def app_certificate(self, app: AppConfig) -> str:
+        return self.generated_cert_pem if app.jwt_certificate == GENERATED_CERTIFICATE else app.jwt_certificate
+
+    def instance_url(self, org_id: str) -> str:
+        return self.url_for(f"mydomain:{self.orgs[org_id].my_domain}")
+
+    # ---------------------------------------------------------------- codes
+    def new_code(
+        self, app_key: str, user_id: str, redirect_uri: str, challenge: str, scope: str, host: Host
+    ) -> str:
+        value = "aPrx" + secrets.token_urlsafe(48)
+        self.codes[value] = AuthCode(value, app_key, user_id, redirect_uri, challenge, scope, host.key, self.now())
+        return value
+
+    # ---------------------------------------------------------------- tokens
+    def issue(
+        self, app: AppConfig, user: UserConfig, host: Host, scope: str, *, family: Family | None = None,
+        new_family: bool = False,
+    ) -> dict[str, str]:
+        """Mint an access token (and a refresh token for a new family or a rotation).
+
+        Response fields and format: salesforce.md section 2.1/2.2 (no ``expires_in``; ``issued_at`` in
+        milliseconds as a string; ``signature`` per section 3; ``instance_url`` = My Domain URL).
+        """
+        org_id = user.org_id
+        issued = self.now()
+        issued_at = str(int(issued * 1000))
+        id_url = f"{self.url_for(host.key)}/id/{org_id}/{user.user_id}"
+        access = f"{org_id[:15]}!AQ" + secrets.token_urlsafe(72).replace("-", ".").replace("_", "")
+        response: dict[str, str] = {"access_token": access}
+        family_id = family.family_id if family else ""
+        if new_family:
+            family = self._new_family(app, user, host, scope)
+            family_id = family.family_id
+            response["refresh_token"] = family.current_rt
+        elif family is not None and app.rotation:
+            # salesforce.md section 6: with rotation each refresh returns a new RT and invalidates the old.
+            family.current_rt = self._new_rt(family.family_id)
+            response["refresh_token"] = family.current_rt
+        self.access_tokens[access] = AccessToken(
+            access, app.consumer_key, user.user_id, org_id, scope, issued, id_url, family_id
+        )
+        response.update(
+            {
+                "signature": hmac_signature(app.consumer_secret, id_url, issued_at),
+                "scope": scope,
+                "instance_url": self.instance_url(org_id),
+                "id": id_url,
+                "token_type": "Bearer",
+                "issued_at": issued_at,
+            }
+        )
+        return response
+
+    def _new_rt(self, family_id: str) -> str:
+        value = "5Aep861" + secrets.token_urlsafe(64).replace("-", ".").replace("_", "")
+        self.refresh_tokens[value] = family_id
+        return value
+
+    def _new_family(self, app: AppConfig, user: UserConfig, host: Host, scope: str) -> Family:
+        now = self.now()
+        fid = secrets.token_hex(8)
+        fam = Family(fid, app.consumer_key, user.user_id, user.org_id, scope, host.key, now, now, "")
+        fam.current_rt = self._new_rt(fid)
+        self.families[fid] = fam
+        # salesforce.md section 7: each refresh token counts as an approval; at most five per user per
+        # app, so the sixth approval revokes the oldest.
+        alive = sorted(
+            (f for f in self.families.values()
+             if f.active and f.user_id == user.user_id and f.app_key == app.consumer_key),
+            key=lambda f: f.created,
+        )
+        for old in alive[: max(0, len(alive) - MAX_APPROVALS)]:
+            self.revoke_family(old)
+        return fam
+
+    def revoke_family(self, fam: Family) -> None:
+        """Revoke a refresh token lineage and all its access tokens (salesforce.md sections 4 and 6)."""
+        fam.active = False
+        for tok in self.access_tokens.values():
+            if tok.family_id == fam.family_id:
+                tok.active = False
+
+    def family_has_approval(self, user_id: str, app_key: str) -> bool:
+        """JWT approval (section 2.3): admin pre-approval or an earlier flow that issued a refresh token."""
+        if (user_id, app_key) in self.preapproved:
+            return True
+        return any(
+            f.active and f.user_id == user_id and f.app_key == app_key for f in self.families.values()
+        )
+
+    def refresh_expired(self, app: AppConfig, fam: Family) -> bool:
+        """Refresh token policy of the app (salesforce.md section 7)."""
+        now = self.now()
+        policy, ttl = app.refresh_token_policy, app.refresh_token_ttl
+        if policy == "immediately_expire":
+            return True
+        if policy == "expire_after":
+            return now - fam.created > ttl
+        if policy == "expire_if_unused":
+            return now - fam.last_used > ttl
+        return False
+
+    def access_token_alive(self, value: str) -> AccessToken | None:
+        """The token if usable: active, within the app's session timeout (section 7), user active."""
+        tok = self.access_tokens.get(value)
+        if tok is None or not tok.active:
+            return None
+        app, user = self.apps.get(tok.app_key), self.users.get(tok.user_id)
+        if app is None or user is None or not user.active or tok.org_id not in self.orgs:
+            return None
+        if self.now() >= tok.issued + app.session_timeout:
+            return None
+        return tok
+
+    def access_token_exp(self, tok: AccessToken) -> int:
+        app = self.apps.get(tok.app_key)
+        return int(tok.issued + (app.session_timeout if app else 0))
+
+    # ---------------------------------------------------------------- admin actions
+    def revoke_user_tokens(self, user_id: str) -> int:
+        """Admin revokes every token of a user (section 5: admin logout/revocation). Returns the count."""
+        uid = canonical_id(user_id)
+        n = 0
+        for fam in self.families.values():
+            if fam.user_id == uid and fam.active:
+                self.revoke_family(fam)
+                n += 1
+        for tok in self.access_tokens.values():
+            if tok.user_id == uid and tok.active:
+                tok.active = False
+                n += 1
+        return n
+
+    def set_user_active(self, user_id: str, active: bool) -> None:
+        uid = canonical_id(user_id)
+        if uid not in self.users:
+            raise KeyError(f"unknown user {user_id}")
+        self.users[uid].active = active
+
+    def refresh_sandbox(self, org_id: str) -> SandboxRefresh:
+        """salesforce.md section 12: a refreshed sandbox gets a new Org ID and User IDs; old tokens die."""
+        oid = canonical_id(org_id)
+        org = self.orgs.get(oid)
+        if org is None or not org.is_sandbox:
+            raise ValueError(f"{org_id} is not a sandbox org of this emulator")
+        new_oid = random_id("00D")
+        result = SandboxRefresh(oid, new_oid)
+        del self.orgs[oid]
+        org.org_id = new_oid
+        self.orgs[new_oid] = org
+        for uid in [u for u, user in self.users.items() if user.org_id == oid]:
+            user = self.users.pop(uid)
+            user.user_id, user.org_id = random_id("005"), new_oid
+            self.users[user.user_id] = user
+            result.user_ids[uid] = user.user_id
+        # The new users start without approvals: JWT fails after a sandbox refresh until the user is
+        # approved again (salesforce.md section 11, "Other reported problems", secondary).
+        self.preapproved = {p for p in self.preapproved if p[0] not in result.user_ids}
+        for fam in self.families.values():
+            if fam.org_id == oid:
+                self.revoke_family(fam)
+        for tok in self.access_tokens.values():
+            if tok.org_id == oid:
+                tok.active = False
+        self.codes = {k: c for k, c in self.codes.items() if c.user_id not in result.user_ids}
+        self.records.pop(oid, None)
+        return result
+
+    def set_app(self, consumer_key: str, **changes: Any) -> AppConfig:
+        """Change connected-app settings at run time (an admin editing the app)."""
+        app = self.apps.get(consumer_key)
+        if app is None:
+            raise KeyError(f"unknown consumer key {consumer_key}")
+        for name, value in changes.items():
+            if not hasattr(app, name) or name == "consumer_key":
+                raise AttributeError(f"AppConfig has no settable field {name!r}")
+            setattr(app, name, value)
+        app.__post_init__()
+        return app
+
+    def approve(self, user_id: str, consumer_key: str) -> None:
+        """Admin pre-approval of a user for an app (salesforce.md section 2.3)."""
+        uid = canonical_id(user_id)
+        if uid not in self.users or consumer_key not in self.apps:
+            raise KeyError("unknown user or app")
+        self.preapproved.add((uid, consumer_key))
