@@ -79,7 +79,8 @@ class TokenState:
         return self.expires_at - (time.time() if now is None else now)
 
     def is_usable(self, margin: float, now: float | None = None) -> bool:
-        """True when active and not within ``margin`` seconds of its expiry."""
+        """True when active and not within ``margin`` seconds (at most a fifth of its lifetime) of its end."""
+        margin = min(margin, (self.expires_at - self.issued_at) / 5)
         return self.status is TokenStatus.ACTIVE and self.seconds_left(now) > margin
 
     def with_status(self, status: TokenStatus, detail: str | None = None) -> TokenState:
