@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: venv lint typecheck test test-fast demo bench clean
+.PHONY: venv lint typecheck test test-fast demo bench compat clean
 
 venv: $(STAMP)
 
@@ -31,5 +31,14 @@ test-fast: venv
 demo: venv
 	$(PY) scripts/demo.py
 
+# Smoke job on the oldest Airflow release we claim (registration, form metadata, one dag.test()).
+COMPAT_AIRFLOW ?= 3.3.0
+COMPAT_VENV ?= .venv-compat
+compat:
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install --quiet "apache-airflow==$(COMPAT_AIRFLOW)" -e .
+	$(COMPAT_VENV)/bin/python compat/smoke.py
+
 clean:
-	rm -rf $(VENV) .demo test-artifacts
+	rm -rf $(VENV) $(COMPAT_VENV) .demo test-artifacts

@@ -41,3 +41,39 @@ def airflow_db() -> pathlib.Path:
 def artifacts_dir() -> pathlib.Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# ---------------------------------------------------------------------------------------------- secret scan
+# Everything the suite produces is scanned once at the end for every secret the emulator issued or received
+# (tokens, codes, PKCE verifiers, consumer secrets, the JWT key): captured output, logs and exception texts
+# of every test, Airflow's log files (task, scheduler, api-server) and the artifacts (HTML pages, CLI output).
+_produced: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _produced.extend(text for _name, text in report.sections)
+    if report.longrepr is not None:
+        _produced.append(str(report.longrepr))
+
+
+def _files_produced() -> list[str]:
+    texts = []
+    for folder in (_home, ARTIFACTS):
+        if folder.exists():
+            texts += [p.read_text(errors="replace") for p in folder.rglob("*")
+                      if p.is_file() and p.suffix in (".log", ".html", ".txt", ".json", ".out")]
+    return texts
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from airflow_provider_sf360.testing import SalesforceEmulator
+
+    if not SalesforceEmulator.started or session.config.option.collectonly:
+        return
+    secrets = {s for emulator in SalesforceEmulator.started for s in emulator.secrets_seen() if len(s) >= 16}
+    haystack = "\n".join(_produced + _files_produced())
+    leaked = sorted({s[:6] + "…" for s in secrets if s in haystack})
+    print(f"\nsecret scan: {len(secrets)} secrets, {len(haystack):,} characters scanned, {len(leaked)} leaked")
+    if leaked:
+        print(f"secret scan FAILED: found {leaked}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_sf360.core.ids import canonical_id
 from airflow_provider_sf360.testing import bulk, certs, control, oauth, rest
@@ -72,10 +72,14 @@ class SalesforceEmulator:
         self._log_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
+    #: Every emulator started in this process, so that a test session can scan for all their secrets.
+    started: ClassVar[list[SalesforceEmulator]] = []
+
     def start(self) -> SalesforceEmulator:
         """Generate certificates and start every host. Returns ``self``."""
         if self._servers:
             return self
+        SalesforceEmulator.started.append(self)
         self._tmp = Path(tempfile.mkdtemp(prefix="sf360-emulator-"))
         bundle = certs.generate(self._tmp)
         self._certs = bundle
@@ -273,6 +277,14 @@ class SalesforceEmulator:
         """Recent requests: time, method, host, path (no query), endpoint, grant_type, status (0 = dropped)."""
         with self._log_lock:
             return [dict(e) for e in self._log]
+
+    def secrets_seen(self) -> frozenset[str]:
+        """Every secret this emulator issued or received since it started (tokens, codes, PKCE verifiers,
+        consumer secrets, the JWT key): what a secret scan of logs, XComs and pages must never find."""
+        key_body = "".join(line for line in self.jwt_private_key_pem.splitlines() if "-----" not in line)
+        with self.world.lock:
+            app_secrets = {app.consumer_secret for app in self.world.apps.values()}
+            return frozenset({*self.world.secrets_seen, *app_secrets, key_body[:64], key_body[-64:]})
 
     @property
     def reuse_detections(self) -> int:

@@ -255,6 +255,8 @@ def _grant_code(world: World, req: Request, form: dict[str, str]) -> dict[str, s
         # section 2.1: redirect_uri must equal the one of the authorize request.
         raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
     verifier = form.get("code_verifier", "")
+    if verifier:
+        world.secrets_seen.add(verifier)
     if code.challenge and not verifier:
         # section 2.1: challenge given at authorize but no verifier at token time → invalid_grant.
         raise OAuthError("invalid_grant", "invalid code verifier")

@@ -136,6 +136,8 @@ class World:
         self.url_for: Callable[[str], str] = lambda key: ""
         #: Set by the emulator: PEM of the RSA key that signs ``id_token`` values (published at /id/keys).
         self.id_token_key_pem = ""
+        #: Every secret handed out or received (tokens, codes, verifiers); kept across resets for secret scans.
+        self.secrets_seen: set[str] = set()
         self.reset()
 
     # ---------------------------------------------------------------- setup
@@ -211,6 +213,7 @@ class World:
         self, app_key: str, user_id: str, redirect_uri: str, challenge: str, scope: str, host: Host
     ) -> str:
         value = "aPrx" + secrets.token_urlsafe(48)
+        self.secrets_seen.add(value)
         self.codes[value] = AuthCode(value, app_key, user_id, redirect_uri, challenge, scope, host.key, self.now())
         return value
 
@@ -230,6 +233,7 @@ class World:
         id_url = f"{self.url_for(host.key)}/id/{org_id}/{user.user_id}"
         access = f"{org_id[:15]}!AQ" + secrets.token_urlsafe(72).replace("-", ".").replace("_", "")
         response: dict[str, str] = {"access_token": access}
+        self.secrets_seen.add(access)
         family_id = family.family_id if family else ""
         if new_family:
             family = self._new_family(app, user, host, scope)
@@ -256,6 +260,7 @@ class World:
 
     def _new_rt(self, family_id: str) -> str:
         value = "5Aep861" + secrets.token_urlsafe(64).replace("-", ".").replace("_", "")
+        self.secrets_seen.add(value)
         self.refresh_tokens[value] = family_id
         return value
 

@@ -1,0 +1,77 @@
+"""Smoke test on the oldest Airflow 3 release the provider claims (run by `make compat`).
+
+Checks, in a fresh Airflow home: provider registration, the connection form metadata, and one real
+`dag.test()` of the connectivity-check DAG against the emulator. Prints one line per check; exit 0 on success.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def check(name: str, ok: bool, detail: str = "") -> None:
+    print(f"{'PASS' if ok else 'FAIL'}: {name}{': ' + detail if detail else ''}", flush=True)
+    if not ok:
+        raise SystemExit(1)
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="sf360_compat_"))
+    os.environ.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+        "AIRFLOW__SF360__ALLOWED_HOSTS": "127.0.0.1",
+    })
+    import airflow
+
+    print(f"Airflow {airflow.__version__}, Python {sys.version.split()[0]}")
+    subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True)
+    listing = subprocess.run([AIRFLOW, "providers", "list", "-o", "json"], capture_output=True, text=True, check=True)
+    check("provider registered", "airflow-provider-sf360" in listing.stdout)
+
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    manager.initialize_providers_hooks()
+    widgets = {key for key in manager.connection_form_widgets if "sf360" in key}
+    check("connection form fields", {f"extra__sf360__{f}" for f in ("org_id", "user_id", "is_sandbox")} <= widgets,
+          ", ".join(sorted(widgets)))
+    behaviour = manager.field_behaviours.get("sf360", {})
+    check("relabelled and hidden standard fields", behaviour.get("relabeling", {}).get("login") == "Consumer Key"
+          and "host" in behaviour.get("hidden_fields", []))
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from airflow_provider_sf360.testing import SalesforceEmulator
+    from airflow_provider_sf360.testing import config as world
+
+    with SalesforceEmulator() as emulator:
+        os.environ["REQUESTS_CA_BUNDLE"] = emulator.ca_bundle
+        os.environ["AIRFLOW_CONN_SF360_COMPAT"] = json.dumps({
+            "conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY, "extra": {
+                "org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID, "auth_flow": "jwt_bearer",
+                "login_url": emulator.login_url, "username": world.DEFAULT_USERNAME,
+                "private_key": emulator.jwt_private_key_pem}})
+        dag = DagBag(dag_folder=str(REPO / "example_dags" / "sf360_connectivity_check.py")).dags[
+            "sf360_connectivity_check"]
+        run = dag.test(run_conf={"sf360_conn_id": "sf360_compat"})
+        check("dag.test() of sf360_connectivity_check", str(run.state) == "success", str(run.state))
+        check("token obtained once", emulator.request_counts().get("token:jwt_bearer") == 1,
+              json.dumps(emulator.request_counts()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
