@@ -473,11 +473,14 @@ class CachedTokenSource:
         self.lifecycle = lifecycle
         self._state: TokenState | None = None
 
-    def current_access_token(self) -> str:
+    def current_state(self) -> TokenState:
         state = self._state
         if state is None or not state.is_usable(self.lifecycle.refresh_margin, self.lifecycle.clock()):
             state = self._state = self.lifecycle.current_token()
-        return state.access_token
+        return state
+
+    def current_access_token(self) -> str:
+        return self.current_state().access_token
 
     def renewed_access_token(self, stale: str) -> str:
         self._state = self.lifecycle.renew(stale_access_token=stale)

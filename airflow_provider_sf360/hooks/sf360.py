@@ -18,6 +18,7 @@ from airflow_provider_sf360.core.credentials import SF360Credentials, credential
 from airflow_provider_sf360.core.errors import SF360Error
 from airflow_provider_sf360.core.lifecycle import ActionResult, CredentialLifecycle
 from airflow_provider_sf360.core.retry import RetryPolicy
+from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.exceptions import for_airflow
 from airflow_provider_sf360.settings import assumed_session_timeout, provider_settings
 from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, variable_backend
@@ -54,6 +55,10 @@ class _AirflowTokenSource:
 
     def __init__(self, lifecycle: CredentialLifecycle) -> None:
         self._source = lifecycle.token_source()
+
+    @_airflow_errors
+    def current_state(self) -> TokenState:
+        return self._source.current_state()
 
     @_airflow_errors
     def current_access_token(self) -> str:
@@ -139,13 +144,11 @@ class SF360Hook(BaseHook):
         from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
 
         tokens = _AirflowTokenSource(self.lifecycle)
-        access_token = tokens.current_access_token()
-        state = self.lifecycle.store.load()
-        instance_url = state.instance_url if state else ""
+        state = tokens.current_state()
         session = RenewingSalesforceSession(tokens, provider_settings())
         return Salesforce(
-            instance_url=instance_url,
-            session_id=access_token,
+            instance_url=state.instance_url,
+            session_id=state.access_token,
             version=self.credentials.api_version,
             session=session,
         )
