@@ -31,6 +31,10 @@ test-fast: venv
 demo: venv
 	$(PY) scripts/demo.py
 
+# Benchmarks against the emulator (figures recorded in docs/benchmarks.md).
+bench: venv
+	$(PY) bench/run_all.py --output test-artifacts/benchmarks.md
+
 # Smoke job on the oldest Airflow release we claim (registration, form metadata, one dag.test()).
 COMPAT_AIRFLOW ?= 3.3.0
 COMPAT_VENV ?= .venv-compat

@@ -56,6 +56,7 @@ class StateStore(Protocol):
     def save(self, state: TokenState) -> None: ...
     def clear(self) -> None: ...
     def locked(self) -> AbstractContextManager[None]: ...
+    def locked_on_host(self) -> AbstractContextManager[None]: ...
     def save_pending(self, state_param: str, pending: PendingAuthorization) -> None: ...
     def pop_pending(self, state_param: str) -> PendingAuthorization | None: ...
     def load_test_record(self) -> dict[str, Any] | None: ...
@@ -128,31 +129,42 @@ class CredentialLifecycle:
             return state
         return self.renew(stale_access_token=None)
 
+    def _renewed_by_another(self, state: TokenState | None, stale_access_token: str | None) -> bool:
+        return (
+            state is not None
+            and state.is_usable(self.refresh_margin, self.clock())
+            and state.access_token != stale_access_token
+        )
+
     def renew(self, stale_access_token: str | None) -> TokenState:
         """Replace a token Salesforce refused (``stale_access_token``) or one near its end."""
-        with self.store.locked():
+        # Waiters on this host queue on the cheap host lock and re-read; only one takes the cross-host lease.
+        with self.store.locked_on_host():
             state = self.store.load()
-            if (
-                state is not None
-                and state.is_usable(self.refresh_margin, self.clock())
-                and state.access_token != stale_access_token
-            ):
-                return state  # another task renewed it while we waited for the lock
-            if state is None:
-                if not self.auto_setup:
-                    raise _not_set_up(self.credentials)
-                return self._store_new(self._acquire_without_browser(None), previous=None, set_up_by="auto")
-            self._raise_if_unusable(state)
-            try:
-                response = self._renewal_response(state)
-                self.client.check_identity(response)
-            except (TokenRevokedError, IdentityMismatchError) as exc:
-                status = TokenStatus.REVOKED if isinstance(exc, TokenRevokedError) else TokenStatus.IDENTITY_MISMATCH
-                self.store.save(state.with_status(status, str(exc)))
-                raise
-            renewed = self._state_from(response, previous=state, set_up_by=state.set_up_by)
-            self.store.save(renewed)  # the rotated refresh token is stored before anyone uses the access token
-            return renewed
+            if state is not None and self._renewed_by_another(state, stale_access_token):
+                return state
+            with self.store.locked():
+                return self._renew_holding_lock(stale_access_token)
+
+    def _renew_holding_lock(self, stale_access_token: str | None) -> TokenState:
+        state = self.store.load()
+        if state is not None and self._renewed_by_another(state, stale_access_token):
+            return state  # renewed on another host while we waited for the lease
+        if state is None:
+            if not self.auto_setup:
+                raise _not_set_up(self.credentials)
+            return self._store_new(self._acquire_without_browser(None), previous=None, set_up_by="auto")
+        self._raise_if_unusable(state)
+        try:
+            response = self._renewal_response(state)
+            self.client.check_identity(response)
+        except (TokenRevokedError, IdentityMismatchError) as exc:
+            status = TokenStatus.REVOKED if isinstance(exc, TokenRevokedError) else TokenStatus.IDENTITY_MISMATCH
+            self.store.save(state.with_status(status, str(exc)))
+            raise
+        renewed = self._state_from(response, previous=state, set_up_by=state.set_up_by)
+        self.store.save(renewed)  # the rotated refresh token is stored before anyone uses the access token
+        return renewed
 
     def _raise_if_unusable(self, state: TokenState) -> None:
         if state.status is TokenStatus.REVOKED:

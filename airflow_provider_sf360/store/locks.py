@@ -72,17 +72,32 @@ class CredentialLock:
         self.wait_seconds = wait_seconds
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        held: set[str] = getattr(_held, "keys", set())
+    def hold_on_host(self) -> Iterator[None]:
+        """Thread and file lock only: cheap, enough to let waiters on this host re-read the renewed token."""
+        held: set[str] = getattr(_held, "host", set())
         if self.key in held:
             yield
             return
-        with _thread_lock(self.key), _file_lock(self.key), self._lease():
-            _held.keys = held | {self.key}
+        with _thread_lock(self.key), _file_lock(self.key):
+            _held.host = held | {self.key}
             try:
                 yield
             finally:
-                _held.keys = held
+                _held.host = held
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """All three layers (thread, file, cross-host lease); re-entrant, skipping the layers already held."""
+        held: set[str] = getattr(_held, "full", set())
+        if self.key in held:
+            yield
+            return
+        with self.hold_on_host(), self._lease():
+            _held.full = held | {self.key}
+            try:
+                yield
+            finally:
+                _held.full = held
 
     def _read_lease(self) -> dict[str, object] | None:
         raw = self.variables.get(self.lease_key)

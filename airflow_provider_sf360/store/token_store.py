@@ -56,6 +56,9 @@ class VariableTokenStore:
     def locked(self) -> AbstractContextManager[None]:
         return self.lock.hold()
 
+    def locked_on_host(self) -> AbstractContextManager[None]:
+        return self.lock.hold_on_host()
+
     @staticmethod
     def _pending_key(state_param: str) -> str:
         return "sf360_pkce_secret__" + hashlib.sha256(state_param.encode()).hexdigest()[:40]
