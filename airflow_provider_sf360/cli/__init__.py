@@ -1,0 +1,1 @@
+"""The ``sf360`` terminal command: status, setup, reset, test and delete of an ``sf360`` connection."""

@@ -1,0 +1,94 @@
+"""Fixtures for the CLI tests: the emulator with a loopback callback URL, and sf360 connections in the DB."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_sf360.testing import (
+    DEFAULT_CALLBACK_URLS,
+    DEFAULT_CONSUMER_KEY,
+    DEFAULT_CONSUMER_SECRET,
+    DEFAULT_ORG_ID,
+    DEFAULT_USER_ID,
+    SalesforceEmulator,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def callback_url() -> str:
+    return f"http://localhost:{free_port()}/OauthRedirect"
+
+
+@pytest.fixture
+def emu(salesforce_emulator: SalesforceEmulator, callback_url: str) -> SalesforceEmulator:
+    salesforce_emulator.set_app(DEFAULT_CONSUMER_KEY, callback_urls=[*DEFAULT_CALLBACK_URLS, callback_url])
+    return salesforce_emulator
+
+
+ConnFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_connection(airflow_db: Path, emu: SalesforceEmulator, callback_url: str) -> Iterator[ConnFactory]:
+    """An sf360 connection in the metadata DB for the emulator; removed (with its token) afterwards."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    made: list[str] = []
+
+    def make(conn_id: str, **extra: Any) -> str:
+        fields = {
+            "org_id": DEFAULT_ORG_ID,
+            "user_id": DEFAULT_USER_ID,
+            "auth_flow": "authorization_code",
+            "login_url": emu.login_url,
+            "callback_url": callback_url,
+            **extra,
+        }
+        with create_session() as session:
+            session.execute(delete(Connection).where(Connection.conn_id == conn_id))
+            session.add(Connection(
+                conn_id=conn_id, conn_type="sf360", login=DEFAULT_CONSUMER_KEY, password=DEFAULT_CONSUMER_SECRET,
+                extra=json.dumps({k: v for k, v in fields.items() if v is not None}),
+            ))
+        made.append(conn_id)
+        return conn_id
+
+    yield make
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    for conn_id in made:
+        with contextlib.suppress(Exception):
+            SF360Hook(conn_id).delete()
+        with create_session() as session:
+            session.execute(delete(Connection).where(Connection.conn_id == conn_id))
+
+
+def stored_connection(conn_id: str) -> dict[str, Any]:
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one()
+        return {"password": conn.password, "extra": conn.extra_dejson}
+
+
+@pytest.fixture(autouse=True)
+def _server_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main()`` sets ``_AIRFLOW_PROCESS_CONTEXT`` like Airflow's CLI; keep it from leaking into other tests."""
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")

@@ -1,0 +1,210 @@
+"""Fixtures for the UI tests: one real ``airflow api-server`` per session, tokens, connections, a browser."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_sf360.testing import (
+    DEFAULT_CALLBACK_URLS,
+    DEFAULT_CONSUMER_KEY,
+    DEFAULT_CONSUMER_SECRET,
+    DEFAULT_ORG_ID,
+    DEFAULT_USER_ID,
+    SalesforceEmulator,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+API_SECRET_KEY = "sf360-ui-tests-secret-key"  # the api-server's [api] secret_key, known to tests that forge states
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ApiServer:
+    """A running api-server: its URL, the users' passwords and a token cache."""
+
+    url: str
+    passwords: dict[str, str]
+    log_path: Path
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            answer = requests.post(
+                f"{self.url}/auth/token",
+                json={"username": username, "password": self.passwords[username]},
+                timeout=30,
+            )
+            answer.raise_for_status()
+            self._tokens[username] = answer.json()["access_token"]
+        return self._tokens[username]
+
+    def session(self, username: str | None) -> requests.Session:
+        """A requests session, authenticated by the ``_token`` cookie like a browser (None: anonymous)."""
+        http = requests.Session()
+        if username:
+            http.cookies.set("_token", self.token(username), domain="127.0.0.1", path="/")
+        return http
+
+    def callback_url(self) -> str:
+        return f"{self.url}/sf360/callback"
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"api-server exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"api-server not healthy after {timeout}s:\n{log_path.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    airflow_db: Path, salesforce_emulator_session: SalesforceEmulator, artifacts_dir: Path
+) -> Iterator[ApiServer]:
+    """``airflow api-server`` in its own process group, trusting the emulator's CA."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__API__SECRET_KEY": API_SECRET_KEY,
+        "REQUESTS_CA_BUNDLE": salesforce_emulator_session.ca_bundle,
+        "_AIRFLOW_PROCESS_CONTEXT": "server",
+    }
+    log_path = artifacts_dir / "api-server.log"
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    try:
+        _wait_healthy(url, proc, log_path)
+        passwords_file = airflow_db / "simple_auth_manager_passwords.json.generated"
+        yield ApiServer(url, json.loads(passwords_file.read_text()), log_path)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def emu(salesforce_emulator: SalesforceEmulator, api_server: ApiServer) -> SalesforceEmulator:
+    """The emulator, reset, with the page's callback URL registered in the Connected App."""
+    salesforce_emulator.set_app(
+        DEFAULT_CONSUMER_KEY, callback_urls=[*DEFAULT_CALLBACK_URLS, api_server.callback_url()]
+    )
+    return salesforce_emulator
+
+
+ConnFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_connection(api_server: ApiServer, emu: SalesforceEmulator) -> Iterator[ConnFactory]:
+    """Create an ``sf360`` connection for the emulator through the REST API; deleted after the test."""
+    made: list[str] = []
+    admin = {"Authorization": f"Bearer {api_server.token('admin')}"}
+
+    def make(conn_id: str, **extra: Any) -> str:
+        body = {
+            "connection_id": conn_id,
+            "conn_type": "sf360",
+            "login": DEFAULT_CONSUMER_KEY,
+            "password": DEFAULT_CONSUMER_SECRET,
+            "port": 0,  # workaround for the 3.3.2 Test-button bug (airflow3.md section 5)
+            "extra": json.dumps({
+                "org_id": DEFAULT_ORG_ID,
+                "user_id": DEFAULT_USER_ID,
+                "auth_flow": "authorization_code",
+                "login_url": emu.login_url,
+                "callback_url": api_server.callback_url(),
+                **extra,
+            }),
+        }
+        requests.delete(f"{api_server.url}/api/v2/connections/{conn_id}", headers=admin, timeout=30)
+        answer = requests.post(f"{api_server.url}/api/v2/connections", json=body, headers=admin, timeout=30)
+        assert answer.status_code == 201, answer.text
+        made.append(conn_id)
+        return conn_id
+
+    yield make
+    for conn_id in made:
+        _delete_token(conn_id)
+        requests.delete(f"{api_server.url}/api/v2/connections/{conn_id}", headers=admin, timeout=30)
+
+
+def _delete_token(conn_id: str) -> None:
+    """Remove any stored token state so that tests stay independent (best effort)."""
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    with contextlib.suppress(Exception):
+        SF360Hook(conn_id).delete()
+
+
+def stored_connection(api_server: ApiServer, conn_id: str) -> dict[str, Any]:
+    """The connection as the metadata DB holds it, secrets in clear (read in this process through the ORM)."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one()
+        return {"password": conn.password, "extra": conn.extra_dejson, "login": conn.login}
+
+
+# ------------------------------------------------------------------ browser
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def admin_page(browser: Any, api_server: ApiServer, emu: SalesforceEmulator) -> Iterator[Any]:
+    """A page signed in as admin (the ``_token`` cookie the login form would set); trusts nothing else."""
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "_token", "value": api_server.token("admin"), "url": api_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
