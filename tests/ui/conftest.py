@@ -190,6 +190,8 @@ def stored_connection(api_server: ApiServer, conn_id: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
+        if os.environ.get("SF360_REQUIRE_BROWSER"):  # CI installs it: a missing browser is a failure there
+            pytest.fail(f"{CHROMIUM} is missing although SF360_REQUIRE_BROWSER is set")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
