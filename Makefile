@@ -33,7 +33,7 @@ demo: venv
 
 # Benchmarks against the emulator (figures recorded in docs/benchmarks.md).
 bench: venv
-	$(PY) bench/run_all.py --output test-artifacts/benchmarks.md
+	$(PY) bench/run_all.py
 
 # Smoke job on the oldest Airflow release we claim (registration, form metadata, one dag.test()).
 COMPAT_AIRFLOW ?= 3.3.0

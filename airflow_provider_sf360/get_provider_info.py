@@ -112,6 +112,35 @@ CONFIG: dict[str, Any] = {
                 "example": "https://test.salesforce.com",
                 "default": "https://test.salesforce.com",
             },
+            "max_attempts": {
+                "description": "How many times a request that failed transiently (network error, timeout, 5xx, 429, "
+                "garbled answer) is tried before the error is raised. Permanent failures are never retried.",
+                "version_added": "0.1.0",
+                "type": "integer",
+                "example": "4",
+                "default": "4",
+            },
+            "retry_base_delay": {
+                "description": "Seconds before the first retry; doubled each time (jittered), honouring Retry-After.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "0.5",
+                "default": "0.5",
+            },
+            "retry_max_delay": {
+                "description": "Longest wait between two tries, in seconds.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "8",
+                "default": "8",
+            },
+            "request_timeout": {
+                "description": "Seconds to wait for Salesforce to answer one request.",
+                "version_added": "0.1.0",
+                "type": "float",
+                "example": "30",
+                "default": "30",
+            },
             "session_timeout": {
                 "description": "Seconds an access token is assumed to live when Salesforce cannot say "
                 "(introspection needs the consumer secret). Salesforce's default session timeout is 2 hours.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_sf360.core.hosts import PRODUCTION_LOGIN_URL, SANDBOX_LOGIN_URL, ProviderSettings
+from airflow_provider_sf360.core.retry import RetryPolicy
 
 SECTION = "sf360"
 DEFAULT_SESSION_TIMEOUT = 7200
@@ -29,3 +30,24 @@ def assumed_session_timeout() -> int:
         return max(60, int(_option("session_timeout", str(DEFAULT_SESSION_TIMEOUT))))
     except ValueError:
         return DEFAULT_SESSION_TIMEOUT
+
+
+def _number(key: str, fallback: float, minimum: float) -> float:
+    try:
+        return max(minimum, float(_option(key, str(fallback))))
+    except ValueError:
+        return fallback
+
+
+def retry_policy() -> RetryPolicy:
+    """Bounded retries of transient failures: ``[sf360] max_attempts`` tries, backoff from ``retry_base_delay``."""
+    return RetryPolicy(
+        attempts=int(_number("max_attempts", 4, 1)),
+        base_delay=_number("retry_base_delay", 0.5, 0.0),
+        max_delay=_number("retry_max_delay", 8.0, 0.0),
+    )
+
+
+def request_timeout() -> float:
+    """Seconds to wait for Salesforce to answer one request (``[sf360] request_timeout``)."""
+    return _number("request_timeout", 30.0, 0.1)

@@ -20,7 +20,12 @@ from airflow_provider_sf360.core.lifecycle import ActionResult, CredentialLifecy
 from airflow_provider_sf360.core.retry import RetryPolicy
 from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.exceptions import for_airflow
-from airflow_provider_sf360.settings import assumed_session_timeout, provider_settings
+from airflow_provider_sf360.settings import (
+    assumed_session_timeout,
+    provider_settings,
+    request_timeout,
+    retry_policy,
+)
 from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, variable_backend
 
 if TYPE_CHECKING:
@@ -119,7 +124,13 @@ class SF360Hook(BaseHook):
     def oauth_client(self) -> SalesforceOAuthClient:
         from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 
-        return SalesforceOAuthClient(self.credentials, provider_settings(), retry=self.retry, mask=_mask)
+        return SalesforceOAuthClient(
+            self.credentials,
+            provider_settings(),
+            retry=self.retry or retry_policy(),
+            timeout=request_timeout(),
+            mask=_mask,
+        )
 
     @cached_property
     def lifecycle(self) -> CredentialLifecycle:

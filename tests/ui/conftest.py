@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fault_matrix import MAX_ATTEMPTS
 from airflow_provider_sf360.testing import (
     DEFAULT_CALLBACK_URLS,
     DEFAULT_CONSUMER_KEY,
@@ -100,6 +101,10 @@ def api_server(
         "AIRFLOW__API__SECRET_KEY": API_SECRET_KEY,
         "REQUESTS_CA_BUNDLE": salesforce_emulator_session.ca_bundle,
         "_AIRFLOW_PROCESS_CONTEXT": "server",
+        # Short, bounded retries so that the fault matrix runs quickly (tests/fault_matrix.py).
+        "AIRFLOW__SF360__MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        "AIRFLOW__SF360__RETRY_BASE_DELAY": "0.01",
+        "AIRFLOW__SF360__REQUEST_TIMEOUT": str(UI_REQUEST_TIMEOUT),
     }
     log_path = artifacts_dir / "api-server.log"
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -131,6 +136,7 @@ def emu(salesforce_emulator: SalesforceEmulator, api_server: ApiServer) -> Sales
 
 
 ConnFactory = Callable[..., str]
+UI_REQUEST_TIMEOUT = 5.0  # the api-server's [sf360] request_timeout; a longer emulator delay is a timeout
 
 
 @pytest.fixture
