@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fault_matrix import MAX_ATTEMPTS
 from airflow_provider_sf360.testing import (
     DEFAULT_CALLBACK_URLS,
     DEFAULT_CONSUMER_KEY,
@@ -27,6 +26,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
+from tests.fault_matrix import MAX_ATTEMPTS
 
 CHROMIUM = "/usr/bin/chromium"
 API_SECRET_KEY = "sf360-ui-tests-secret-key"  # the api-server's [api] secret_key, known to tests that forge states
