@@ -14,7 +14,6 @@ from airflow_provider_sf360.testing import DEFAULT_ORG_ID, DEFAULT_USER_ID, DEFA
 from .conftest import ApiServer, ConnFactory, stored_connection
 
 pytestmark = pytest.mark.timeout(240)
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def _row(page: Any, conn_id: str) -> Any:
@@ -80,9 +79,7 @@ def _check_connection_form(page: Any, api_server: ApiServer, artifacts_dir: Path
         caption = page.locator("label").filter(has_text=re.compile(f"^{label}")).first
         caption.locator("xpath=ancestor::*[.//input][1]").locator("input").first.fill(value)
     page.wait_for_timeout(500)  # let the accordion animation finish
-    page.screenshot(path=str(artifacts_dir / "connection-form.png"), full_page=True)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "connection-form.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "connection-form.png"), full_page=True)  # README: docs/img copies
 
 
 def test_round_trip(
@@ -111,11 +108,9 @@ def test_round_trip(
     assert DEFAULT_ORG_ID in _flash(page) and DEFAULT_USERNAME in _flash(page)
     assert "succeeded" in _row(page, conn_id).locator('[data-field="last_test"]').inner_text()
     page.screenshot(path=str(artifacts_dir / "sf360-page.png"), full_page=True)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / "sf360-page.png"), full_page=True)
     page.emulate_media(color_scheme="dark")
     page.reload()
-    page.screenshot(path=str(DOCS_IMG / "sf360-page-dark.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "sf360-page-dark.png"), full_page=True)
     page.emulate_media(color_scheme="light")
 
     # Reset: not set up, every field intact.
