@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: venv lint typecheck test test-fast demo bench compat clean
+.PHONY: venv lint typecheck test test-fast demo bench compat scale clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test-fast: venv
 
 demo: venv
 	$(PY) scripts/demo.py
+
+# The distributed run alone (PostgreSQL, scheduler, dag-processor, api-server, LocalExecutor); also in `make test`.
+scale: venv
+	SF360_REQUIRE_SCALE=1 $(VENV)/bin/pytest tests/scale -m scale -q -rA
 
 # Benchmarks against the emulator (figures recorded in docs/benchmarks.md).
 bench: venv

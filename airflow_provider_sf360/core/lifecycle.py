@@ -138,6 +138,9 @@ class CredentialLifecycle:
 
     def renew(self, stale_access_token: str | None) -> TokenState:
         """Replace a token Salesforce refused (``stale_access_token``) or one near its end."""
+        known = self.store.load()
+        if known is not None:
+            self._raise_if_unusable(known)  # revoked or mismatched: fail at once, no lock, no Salesforce call
         # Waiters on this host queue on the cheap host lock and re-read; only one takes the cross-host lease.
         with self.store.locked_on_host():
             state = self.store.load()
@@ -168,9 +171,10 @@ class CredentialLifecycle:
 
     def _raise_if_unusable(self, state: TokenState) -> None:
         if state.status is TokenStatus.REVOKED:
+            detail = state.status_detail or "Salesforce refused it."
+            advice = "" if "set up the oauth token again" in detail.lower() else " Set up the OAuth token again."
             raise TokenRevokedError(
-                f"The OAuth token of connection {self.credentials.conn_id!r} was revoked or expired "
-                f"({state.status_detail or 'Salesforce refused it'}). Set up the OAuth token again."
+                f"The OAuth token of connection {self.credentials.conn_id!r} was revoked or expired: {detail}{advice}"
             )
         if state.status is TokenStatus.IDENTITY_MISMATCH:
             raise IdentityMismatchError(state.status_detail or "The stored token belongs to another org or user.")

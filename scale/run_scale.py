@@ -1,0 +1,57 @@
+"""Run the distributed scale test by hand and print its figures as Markdown tables (for docs/scale.md).
+
+    .venv/bin/python scale/run_scale.py --minutes 3            # rotation run, revocation run, recovery run
+    .venv/bin/python scale/run_scale.py --minutes 1 --no-revocation
+
+Needs PostgreSQL's binaries (Debian: ``apt-get install -y postgresql``); starts and stops everything itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scale.harness import postgres_bin_dir
+from scale.scenarios import revocation_run, rotation_run, scale_world, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=3.0, help="how long each task calls Salesforce")
+    parser.add_argument("--tasks", type=int, default=32, help="mapped tasks")
+    parser.add_argument("--parallelism", type=int, default=16, help="[core] parallelism (LocalExecutor)")
+    parser.add_argument("--session-timeout", type=int, default=20, help="emulator session timeout, seconds")
+    parser.add_argument("--no-revocation", action="store_true", help="skip the revocation and recovery runs")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB) afterwards")
+    args = parser.parse_args(argv)
+    pg_bin = postgres_bin_dir()
+    if pg_bin is None:
+        print("PostgreSQL binaries not found: apt-get install -y postgresql", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    failures: list[str] = []
+    with scale_world(pg_bin, args.parallelism, args.session_timeout, keep=args.keep) as world:
+        print(f"stack ready in {time.monotonic() - started:.1f} s (work dir {world.work_dir})", flush=True)
+        rotation = rotation_run(world, args.tasks, args.minutes * 60)
+        print(table("Rotation run", rotation.as_dict()), "\n", flush=True)
+        failures += rotation.problems()
+        if not args.no_revocation:
+            revocation = revocation_run(world, args.tasks, seconds=max(240.0, args.minutes * 120))
+            print(table("Revocation run", revocation.as_dict()), "\n", flush=True)
+            failures += revocation.problems()
+            setup = world.stack.helper("setup")
+            print(f"set up again: ok={setup.get('ok')} status={setup.get('status')}", flush=True)
+            recovery = rotation_run(world, args.tasks, 30)
+            print(table("Run after setting up again", recovery.as_dict()), "\n", flush=True)
+            failures += recovery.problems()
+    verdict = "FAILED: " + "; ".join(failures) if failures else "PASS"
+    print(f"total wall time {time.monotonic() - started:.1f} s; {verdict}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

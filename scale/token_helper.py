@@ -1,0 +1,33 @@
+"""Token actions outside any task, on the run's metadata DB: ``setup`` (web server flow) or ``status``.
+
+Run with the run's environment (``AirflowStack.helper``): Postgres URL, Fernet key, the connection env var,
+``REQUESTS_CA_BUNDLE`` and ``SF360_SCALE_CONTROL_URL``. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main(argv: list[str]) -> int:
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.testing import EmulatorClient
+
+    hook = SF360Hook(argv[1] if len(argv) > 1 else "sf360_scale")
+    action = argv[0] if argv else "status"
+    if action == "setup":
+        emulator = EmulatorClient(os.environ["SF360_SCALE_CONTROL_URL"], os.environ["REQUESTS_CA_BUNDLE"])
+        result = hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+        answer = result.to_dict()
+    elif action == "status":
+        answer = hook.status()
+    else:
+        raise SystemExit(f"unknown action {action!r}: use setup or status")
+    print(json.dumps(answer, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

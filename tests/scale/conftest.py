@@ -1,0 +1,58 @@
+"""The ``scale`` marker (the distributed run of issue 6) and the stack shared by its tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scale.harness import postgres_bin_dir
+from scale.scenarios import World, copy_logs, scale_world
+
+REQUIRE = "SF360_REQUIRE_SCALE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "scale: real distributed run (PostgreSQL, scheduler, dag-processor, api-server, LocalExecutor)"
+    )
+
+
+def _int_env(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _unavailable() -> str | None:
+    """Why the run cannot start here, or None."""
+    if postgres_bin_dir() is None:
+        return "PostgreSQL binaries not found (Debian: apt-get install -y postgresql)"
+    if importlib.util.find_spec("asyncpg") is None:
+        return "asyncpg is not installed (Airflow 3's async engine needs it for PostgreSQL: pip install asyncpg)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def scale_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[World]:
+    """PostgreSQL, the emulator (rotation on, short session timeout) and a real Airflow stack, token set up.
+
+    When a test of the module failed, the run's logs are copied to ``test-artifacts/scale-logs/``.
+    """
+    reason = _unavailable()
+    if reason:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{REQUIRE} is set but {reason}")
+        pytest.skip(reason)
+    pg_bin = postgres_bin_dir()
+    assert pg_bin is not None
+    with scale_world(
+        pg_bin,
+        parallelism=_int_env("SF360_SCALE_PARALLELISM", 16),
+        session_timeout=_int_env("SF360_SCALE_SESSION_TIMEOUT", 15),
+    ) as world:
+        failed_before = request.session.testsfailed
+        yield world
+        if request.session.testsfailed > failed_before:
+            copy_logs(world.work_dir, artifacts_dir / "scale-logs")
