@@ -6,13 +6,13 @@ Checks, in a fresh Airflow home: provider registration, the connection form meta
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from airflow_provider_sf360.testing.airflow_home import use_temporary_airflow_home
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -25,15 +25,7 @@ def check(name: str, ok: bool, detail: str = "") -> None:
 
 
 def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="sf360_compat_"))
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
-        "AIRFLOW__SF360__ALLOWED_HOSTS": "127.0.0.1",
-    })
+    use_temporary_airflow_home(REPO / "example_dags", prefix="sf360_compat_")
     import airflow
 
     print(f"Airflow {airflow.__version__}, Python {sys.version.split()[0]}")

@@ -7,15 +7,15 @@ process (the emulator on 127.0.0.1 threads); nothing is left running afterwards.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_sf360.testing.airflow_home import use_temporary_airflow_home
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -32,16 +32,8 @@ def show(result: Any) -> None:
 
 
 def prepare_airflow_home() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="sf360_demo_"))
-    os.environ.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
-        "AIRFLOW__SF360__ALLOWED_HOSTS": "127.0.0.1",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    })
+    home = use_temporary_airflow_home(REPO / "example_dags", prefix="sf360_demo_")
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     step(f"Fresh Airflow home {home}: migrating the metadata DB")
     subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True)
     return home
