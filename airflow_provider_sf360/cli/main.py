@@ -74,7 +74,7 @@ def _hook(conn_id: str) -> Any:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from airflow_provider_sf360.plugins.connections import list_conn_ids
+    from airflow_provider_sf360.store.connections import list_conn_ids
 
     conn_ids = args.conn_ids or list_conn_ids()
     statuses = [_hook(conn_id).status() for conn_id in conn_ids]
@@ -152,7 +152,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from airflow_provider_sf360.plugins.connections import remove_secret_fields
+    from airflow_provider_sf360.store.connections import remove_secret_fields
 
     hook = _hook(args.conn_id)
     if not args.yes and not _confirm(args.conn_id, args.keep_secrets):

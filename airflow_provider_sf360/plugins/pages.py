@@ -9,7 +9,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 
-from airflow_provider_sf360.plugins.connections import ConnectionRow
+from airflow_provider_sf360.store.connections import ConnectionRow
 
 STATUS_LABELS = {
     "not_set_up": "not set up",

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_sf360.plugins import connections, pages
+from airflow_provider_sf360.plugins import pages
 from airflow_provider_sf360.plugins.oauth_state import (
     InvalidStateError,
     csrf_ok,
@@ -28,6 +28,7 @@ from airflow_provider_sf360.plugins.oauth_state import (
     read_flash,
     read_state,
 )
+from airflow_provider_sf360.store import connections
 
 log = logging.getLogger(__name__)
 
