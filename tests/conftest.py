@@ -46,8 +46,36 @@ def artifacts_dir() -> pathlib.Path:
 # ---------------------------------------------------------------------------------------------- secret scan
 # Everything the suite produces is scanned once at the end for every secret the emulator issued or received
 # (tokens, codes, PKCE verifiers, consumer secrets, the JWT key): captured output, logs and exception texts
-# of every test, Airflow's log files (task, scheduler, api-server) and the artifacts (HTML pages, CLI output).
+# of every test, the pages the UI tests received, Airflow's log files (task, api-server), XComs, rendered fields
+# and audit-log extras in the metadata DB, and the artifacts (screenshots aside). tests/scale scans its own logs.
 _produced: list[str] = []
+
+
+def record_output(text: str) -> None:
+    """Add something a test received (a rendered page, a CLI answer) to what the secret scan reads."""
+    _produced.append(text)
+
+
+def _database_texts() -> list[str]:
+    """XComs, rendered template fields and audit-log extras of the session's metadata DB."""
+    import sqlite3
+
+    path = _home / "airflow.db"
+    if not path.exists():
+        return []
+    queries = (
+        "SELECT CAST(value AS TEXT) FROM xcom",
+        "SELECT CAST(rendered_fields AS TEXT) FROM rendered_task_instance_fields",
+        "SELECT extra FROM log",
+    )
+    texts: list[str] = []
+    with sqlite3.connect(path) as db:
+        for query in queries:
+            try:
+                texts += [str(row[0]) for row in db.execute(query) if row[0] is not None]
+            except sqlite3.Error:
+                continue  # a table this Airflow version does not have
+    return texts
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -71,9 +99,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not SalesforceEmulator.started or session.config.option.collectonly:
         return
     secrets = {s for emulator in SalesforceEmulator.started for s in emulator.secrets_seen() if len(s) >= 16}
-    haystack = "\n".join(_produced + _files_produced())
+    stored = _database_texts()
+    haystack = "\n".join(_produced + _files_produced() + stored)
     leaked = sorted({s[:6] + "…" for s in secrets if s in haystack})
-    print(f"\nsecret scan: {len(secrets)} secrets, {len(haystack):,} characters scanned, {len(leaked)} leaked")
+    print(f"\nsecret scan: {len(secrets)} secrets, {len(haystack):,} characters scanned "
+          f"({len(stored)} values from the metadata DB), {len(leaked)} leaked")
     if leaked:
         print(f"secret scan FAILED: found {leaked}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

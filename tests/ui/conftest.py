@@ -26,6 +26,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
+from tests.conftest import record_output
 from tests.fault_matrix import MAX_ATTEMPTS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,6 +66,7 @@ class ApiServer:
     def session(self, username: str | None) -> requests.Session:
         """A requests session, authenticated by the ``_token`` cookie like a browser (None: anonymous)."""
         http = requests.Session()
+        http.hooks["response"].append(lambda response, *args, **kwargs: record_output(response.text))  # secret scan
         if username:
             http.cookies.set("_token", self.token(username), domain="127.0.0.1", path="/")
         return http
