@@ -53,7 +53,8 @@ FIELD_LABELS = {
 }
 
 _API_VERSION = re.compile(r"^\d{2,3}\.0$")
-_PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.+?)-----END \1-----", re.S)
+_DASHES = "-" * 5  # PEM armour: a "BEGIN <label>" line between five dashes, the base64 body, an "END" line
+_PEM = re.compile(rf"{_DASHES}BEGIN ([A-Z ]+){_DASHES}(.+?){_DASHES}END \1{_DASHES}", re.S)
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,14 @@ def normalize_pem(text: str) -> str:
         return text
     label, body = match.group(1), "".join(match.group(2).split())
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+    return "\n".join([f"{_DASHES}BEGIN {label}{_DASHES}", *lines, f"{_DASHES}END {label}{_DASHES}", ""])
 
 
 def private_key_problem(pem: str) -> str | None:
     """Say what is wrong with a PEM private key for RS256 signing, or None."""
-    if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
-        return "is not a PEM private key (expected -----BEGIN PRIVATE KEY----- ... -----END PRIVATE KEY-----)"
+    match = _PEM.search(pem)
+    if match is None or not match.group(1).endswith("PRIVATE KEY"):
+        return "is not a PEM private key (expected a 'BEGIN PRIVATE KEY' line, the base64 body, an 'END' line)"
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
