@@ -24,12 +24,9 @@ def provider_settings() -> ProviderSettings:
     )
 
 
-def assumed_session_timeout() -> int:
+def assumed_session_timeout() -> float:
     """Seconds an access token is assumed to live when introspection cannot tell."""
-    try:
-        return max(60, int(_option("session_timeout", str(DEFAULT_SESSION_TIMEOUT))))
-    except ValueError:
-        return DEFAULT_SESSION_TIMEOUT
+    return _number("session_timeout", DEFAULT_SESSION_TIMEOUT, 60)
 
 
 def _number(key: str, fallback: float, minimum: float) -> float:

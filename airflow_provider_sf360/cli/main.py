@@ -152,18 +152,12 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from airflow_provider_sf360.store.connections import remove_secret_fields
-
     hook = _hook(args.conn_id)
     if not args.yes and not _confirm(args.conn_id, args.keep_secrets):
         raise CliError("Not confirmed; nothing was changed.", EXIT_USAGE)
-    result = hook.delete()
-    removed = [] if args.keep_secrets else remove_secret_fields(args.conn_id)
-    payload = {**result.to_dict(), "secret_fields_removed": removed}
-    text = result.message.split(". The connection's own secret fields")[0] + "."
-    if not args.keep_secrets:
-        text += f" Secret fields removed from the connection: {', '.join(removed) or 'none were set'}."
-    _emit(args, payload, f"{'OK' if result.ok else 'FAILED'}: {text}")
+    result = hook.delete(remove_connection_secrets=not args.keep_secrets)
+    payload = {"secret_fields_removed": [], **result.to_dict()}
+    _emit(args, payload, f"{'OK' if result.ok else 'FAILED'}: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -127,37 +127,38 @@ class CredentialLifecycle:
         state = self.store.load()
         if state is not None and state.is_usable(self.refresh_margin, self.clock()):
             return state
-        return self.renew(stale_access_token=None)
-
-    def _renewed_by_another(self, state: TokenState | None, stale_access_token: str | None) -> bool:
-        return (
-            state is not None
-            and state.is_usable(self.refresh_margin, self.clock())
-            and state.access_token != stale_access_token
-        )
+        return self._renew(None, state)
 
     def renew(self, stale_access_token: str | None) -> TokenState:
         """Replace a token Salesforce refused (``stale_access_token``) or one near its end."""
-        known = self.store.load()
-        if known is not None:
-            self._raise_if_unusable(known)  # revoked or mismatched: fail at once, no lock, no Salesforce call
+        return self._renew(stale_access_token, self.store.load())
+
+    def _usable_as_is(self, state: TokenState | None, stale_access_token: str | None) -> TokenState | None:
+        """``state`` if it can be used as it is (e.g. another task renewed it), else None; raises if revoked."""
+        if state is None:
+            return None
+        self._raise_if_unusable(state)  # revoked or mismatched: fail at once, no lock, no Salesforce call
+        usable = state.is_usable(self.refresh_margin, self.clock()) and state.access_token != stale_access_token
+        return state if usable else None
+
+    def _renew(self, stale_access_token: str | None, state: TokenState | None) -> TokenState:
+        if (usable := self._usable_as_is(state, stale_access_token)) is not None:
+            return usable
         # Waiters on this host queue on the cheap host lock and re-read; only one takes the cross-host lease.
         with self.store.locked_on_host():
-            state = self.store.load()
-            if state is not None and self._renewed_by_another(state, stale_access_token):
-                return state
+            if (usable := self._usable_as_is(self.store.load(), stale_access_token)) is not None:
+                return usable
             with self.store.locked():
                 return self._renew_holding_lock(stale_access_token)
 
     def _renew_holding_lock(self, stale_access_token: str | None) -> TokenState:
         state = self.store.load()
-        if state is not None and self._renewed_by_another(state, stale_access_token):
-            return state  # renewed on another host while we waited for the lease
         if state is None:
             if not self.auto_setup:
                 raise _not_set_up(self.credentials)
             return self._store_new(self._acquire_without_browser(None), previous=None, set_up_by="auto")
-        self._raise_if_unusable(state)
+        if (usable := self._usable_as_is(state, stale_access_token)) is not None:
+            return usable  # renewed on another host while we waited for the lease
         try:
             response = self._renewal_response(state)
             self.client.check_identity(response)
@@ -337,7 +338,7 @@ class CredentialLifecycle:
     # ================================================================ reset and delete
     def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
         """Revoke the token at Salesforce and forget it; the connection's fields stay as they are."""
-        revoked = self._revoke_and_clear()
+        _, revoked = self._revoke_and_clear()
         message = (
             f"The OAuth token of connection {self.credentials.conn_id!r} was "
             f"{'revoked and ' if revoked else ''}cleared; every connection field is kept. "
@@ -350,20 +351,18 @@ class CredentialLifecycle:
 
     def delete(self) -> ActionResult:
         """Revoke access and refresh tokens and remove the stored token permanently."""
-        had_token = self.store.load() is not None
-        revoked = self._revoke_and_clear()
+        had_token, revoked = self._revoke_and_clear()
         self.store.clear_test_record()
         message = (
             f"Deleted the OAuth token of connection {self.credentials.conn_id!r}"
-            f"{' (revoked at Salesforce)' if revoked else ''}. The connection's own secret fields (Consumer "
-            "Secret, Private Key, Refresh Token) are not changed by a task: remove them on the 'Salesforce 360' "
-            "page (Delete), with `sf360 delete`, or by editing or deleting the connection."
+            f"{' (revoked at Salesforce)' if revoked else ''}."
         )
         return self._result(
             "delete", True, TokenStatus.NOT_SET_UP.value, message, revoked=revoked, token_removed=had_token
         )
 
-    def _revoke_and_clear(self) -> bool:
+    def _revoke_and_clear(self) -> tuple[bool, bool]:
+        """Revoke and forget the stored token; returns (there was one, Salesforce revoked something)."""
         with self.store.locked():
             state = self.store.load()
             revoked = False
@@ -373,7 +372,7 @@ class CredentialLifecycle:
                         # Transient failures raise here and keep the state, so that nothing is lost.
                         revoked = self.client.revoke(token, state.instance_url) or revoked
             self.store.clear()
-        return revoked
+        return state is not None, revoked
 
     # ================================================================ test access
     def test_access(self, allow_refresh: bool = True) -> ActionResult:

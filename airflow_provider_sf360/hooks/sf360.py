@@ -9,6 +9,7 @@ when used, so DAG files that import this module parse fast.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property, wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -181,9 +182,25 @@ class SF360Hook(BaseHook):
         return self.lifecycle.test_access()
 
     @_airflow_errors
-    def delete(self) -> ActionResult:
-        """Revoke access and refresh tokens and remove the stored token."""
-        return self.lifecycle.delete()
+    def delete(self, remove_connection_secrets: bool = False) -> ActionResult:
+        """Revoke access and refresh tokens and remove the stored token.
+
+        ``remove_connection_secrets`` also clears the connection's Consumer Secret, Private Key and Refresh Token
+        in the metadata DB: server side only (UI page, CLI), since Airflow 3 tasks cannot write Connections.
+        """
+        result = self.lifecycle.delete()
+        if not remove_connection_secrets:
+            note = (
+                " The connection's own secret fields (Consumer Secret, Private Key, Refresh Token) were kept "
+                "(Airflow 3 tasks cannot edit connections): remove them on the 'Salesforce 360' page (Delete), with "
+                "`sf360 delete`, or by editing or deleting the connection."
+            )
+            return replace(result, message=result.message + note)
+        from airflow_provider_sf360.store.connections import describe_secret_fields, remove_secret_fields
+
+        removed = remove_secret_fields(self.sf360_conn_id)
+        message = f"{result.message} Secret fields removed from the connection: {describe_secret_fields(removed)}."
+        return replace(result, message=message, details={**result.details, "secret_fields_removed": removed})
 
     @_airflow_errors
     def status(self) -> dict[str, Any]:

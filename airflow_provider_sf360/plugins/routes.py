@@ -125,19 +125,18 @@ def _test(conn_id: str) -> Outcome:
 
 
 def _delete(conn_id: str) -> Outcome:
-    """Hook delete (revoke + remove the token), then the connection's own secret fields."""
+    """Revoke and remove the token, and the connection's own secret fields (even when its fields are invalid)."""
     from airflow_provider_sf360.exceptions import CredentialsInvalidError
 
-    message = ""
     try:
-        result = _hook(conn_id).delete()
-        message = result.message.split(". The connection's own secret fields")[0] + "."
+        result = _hook(conn_id).delete(remove_connection_secrets=True)
     except CredentialsInvalidError:
-        message = f"Connection {conn_id!r} has invalid fields, so no token could be revoked."
-    removed = connections.remove_secret_fields(conn_id)
-    labels = {"password": "Consumer Secret", "private_key": "Private Key", "refresh_token": "Refresh Token"}
-    cleared = ", ".join(labels[key] for key in removed) or "none were set"
-    return True, f"{message} Secret fields removed from the connection: {cleared}."
+        removed = connections.describe_secret_fields(connections.remove_secret_fields(conn_id))
+        return True, (
+            f"Connection {conn_id!r} has invalid fields, so no token could be revoked. "
+            f"Secret fields removed from the connection: {removed}."
+        )
+    return result.ok, result.message
 
 
 def _hide_callback_query(request: Request) -> None:

@@ -79,6 +79,14 @@ def remove_secret_fields(conn_id: str) -> list[str]:
     return removed
 
 
+SECRET_FIELD_LABELS = {"password": "Consumer Secret", "private_key": "Private Key", "refresh_token": "Refresh Token"}
+
+
+def describe_secret_fields(removed: list[str]) -> str:
+    """Form labels of removed secret fields, for messages."""
+    return ", ".join(SECRET_FIELD_LABELS[key] for key in removed) or "none were set"
+
+
 def connection_exists(conn_id: str) -> bool:
     """Whether the metadata DB has a connection of type ``sf360`` with this id."""
     return conn_id in list_conn_ids()

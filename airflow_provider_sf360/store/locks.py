@@ -22,8 +22,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError
@@ -72,32 +72,36 @@ class CredentialLock:
         self.wait_seconds = wait_seconds
 
     @contextmanager
-    def hold_on_host(self) -> Iterator[None]:
-        """Thread and file lock only: cheap, enough to let waiters on this host re-read the renewed token."""
-        held: set[str] = getattr(_held, "host", set())
+    def _once_per_thread(self, layer: str, acquire: Callable[[], AbstractContextManager[None]]) -> Iterator[None]:
+        """Enter ``acquire()`` unless this thread already holds ``layer`` for this credential (re-entrancy)."""
+        held: set[str] = getattr(_held, layer, set())
         if self.key in held:
             yield
             return
-        with _thread_lock(self.key), _file_lock(self.key):
-            _held.host = held | {self.key}
+        with acquire():
+            setattr(_held, layer, held | {self.key})
             try:
                 yield
             finally:
-                _held.host = held
+                setattr(_held, layer, held)
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        """All three layers (thread, file, cross-host lease); re-entrant, skipping the layers already held."""
-        held: set[str] = getattr(_held, "full", set())
-        if self.key in held:
+    def _host_locks(self) -> Iterator[None]:
+        with _thread_lock(self.key), _file_lock(self.key):
             yield
-            return
+
+    @contextmanager
+    def _all_locks(self) -> Iterator[None]:
         with self.hold_on_host(), self._lease():
-            _held.full = held | {self.key}
-            try:
-                yield
-            finally:
-                _held.full = held
+            yield
+
+    def hold_on_host(self) -> AbstractContextManager[None]:
+        """Thread and file lock only: cheap, enough to let waiters on this host re-read the renewed token."""
+        return self._once_per_thread("host", self._host_locks)
+
+    def hold(self) -> AbstractContextManager[None]:
+        """All three layers (thread, file, cross-host lease); re-entrant, skipping the layers already held."""
+        return self._once_per_thread("full", self._all_locks)
 
     def _read_lease(self) -> dict[str, object] | None:
         raw = self.variables.get(self.lease_key)
