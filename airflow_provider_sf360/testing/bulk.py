@@ -12,12 +12,11 @@ import csv
 import datetime
 import io
 import re
-import secrets
 from typing import Any
 
 from airflow_provider_sf360.testing.messages import Request, Response, invalid_session, json_response, rest_error
 from airflow_provider_sf360.testing.rest import authenticate, canonical_type, new_record_id, table
-from airflow_provider_sf360.testing.state import AccessToken, World
+from airflow_provider_sf360.testing.state import AccessToken, World, random_id
 
 _PATH = re.compile(r"^/services/data/v(?P<v>\d+\.\d)/jobs/ingest(?:/(?P<id>[^/]+))?(?:/(?P<sub>[^/]+))?/?$")
 OPERATIONS = ("insert", "upsert", "update", "delete", "hardDelete")
@@ -83,7 +82,7 @@ def _create(world: World, req: Request, tok: AccessToken, version: str) -> Respo
     delimiter = spec.get("columnDelimiter", "COMMA")
     if delimiter not in DELIMITERS:
         return rest_error(400, "INVALIDJOB", f"InvalidJob : Invalid column delimiter: {delimiter}")
-    job_id = "750" + secrets.token_hex(6)[:12]
+    job_id = random_id("750")
     now = _now_iso()
     job: dict[str, Any] = {
         "id": job_id, "operation": operation, "object": sobject, "createdById": tok.user_id,

@@ -207,9 +207,8 @@ class SalesforceEmulator:
         fault = self.faults.take(endpoint) if endpoint in FAULT_ENDPOINTS else None
         if fault is not None:
             if fault.kind == "delay":
-                time.sleep(fault.seconds)
-            else:
-                resp = fault_response(fault, endpoint)
+                time.sleep(fault.seconds)  # then answer normally
+            resp = fault_response(fault, endpoint)
         if resp is None:
             try:
                 resp = self._route(endpoint, req)

@@ -60,7 +60,6 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
-    delay: float = 0.0
 
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:

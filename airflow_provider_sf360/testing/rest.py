@@ -13,7 +13,6 @@ import string
 import zlib
 from typing import Any
 
-from airflow_provider_sf360.core.ids import to18
 from airflow_provider_sf360.testing import soql
 from airflow_provider_sf360.testing.messages import (
     Request,
@@ -23,7 +22,7 @@ from airflow_provider_sf360.testing.messages import (
     rest_error,
 )
 from airflow_provider_sf360.testing.oauth import API_VERSION
-from airflow_provider_sf360.testing.state import AccessToken, World
+from airflow_provider_sf360.testing.state import AccessToken, World, random_id
 
 #: Key prefixes (salesforce.md section 8 lists 001, 003, 006, 00Q, 005, 00D; the rest are the usual ones).
 KEY_PREFIXES = {
@@ -55,8 +54,7 @@ def key_prefix(sobject: str) -> str:
 
 
 def new_record_id(sobject: str) -> str:
-    prefix = key_prefix(sobject)
-    return to18(prefix + "".join(secrets.choice(_B62) for _ in range(15 - len(prefix))))
+    return random_id(key_prefix(sobject))
 
 
 def canonical_type(sobject: str) -> str | None:

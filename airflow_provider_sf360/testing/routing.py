@@ -24,13 +24,11 @@ class _RoutingAdapter(HTTPAdapter):
             return self.emu.test_url
         for suffix in (".sandbox.my.salesforce.com", ".my.salesforce.com"):
             if hostname.endswith(suffix):
-                name = hostname[: -len(suffix)]
+                # Enhanced sandbox domains: <MyDomain>--<Sandbox>.sandbox.my.salesforce.com
                 with self.emu.world.lock:
-                    orgs = list(self.emu.world.orgs.values())
-                for org in orgs:
-                    # Enhanced sandbox domains: <MyDomain>--<Sandbox>.sandbox.my.salesforce.com
-                    if org.my_domain == name:
-                        return self.emu.my_domain_url_by_name(org.my_domain)
+                    org = self.emu.world.org_by_domain(hostname[: -len(suffix)])
+                if org is not None:
+                    return self.emu.my_domain_url_by_name(org.my_domain)
         return None
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]

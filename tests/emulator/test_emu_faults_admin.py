@@ -10,6 +10,7 @@ import requests
 from airflow_provider_sf360.testing import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
+    DEFAULT_ORG_ID,
     DEFAULT_SANDBOX_ORG_ID,
     DEFAULT_SANDBOX_USER_ID,
     DEFAULT_SANDBOX_USERNAME,
@@ -134,3 +135,5 @@ def test_reset_restores_world(emu) -> None:
     emu.reset()
     assert emu.my_domain_url(DEFAULT_SANDBOX_ORG_ID)
     assert emu.request_counts() == {} and emu.request_log() == [] and emu.reuse_detections == 0
+    # The injected faults are gone too: the next request is answered normally.
+    assert requests.get(f"{emu.my_domain_url(DEFAULT_ORG_ID)}/services/data/", timeout=10).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import requests
 from requests_oauthlib import OAuth2Session
 
+from airflow_provider_sf360.core.oauth_client import signature_is_valid
 from airflow_provider_sf360.testing import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
@@ -14,7 +15,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
 )
 
-from .sf360_emu_helpers import post_token, verify_signature
+from .sf360_emu_helpers import post_token
 
 INVALID_SESSION = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 EXPIRED = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
@@ -37,7 +38,7 @@ def test_refresh_without_rotation_keeps_rt(emu, web_login, token_url) -> None:
     assert raw.status_code == 200
     body = raw.json()
     assert "refresh_token" not in body and "expires_in" not in body
-    assert verify_signature(body, DEFAULT_CONSUMER_SECRET)
+    assert signature_is_valid(body, DEFAULT_CONSUMER_SECRET)
     new = _oauthlib_refresh(token_url, tok)
     assert new["refresh_token"] == tok["refresh_token"]  # re-inserted by requests-oauthlib
     assert new["access_token"] != tok["access_token"]

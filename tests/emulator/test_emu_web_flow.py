@@ -8,6 +8,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
+from airflow_provider_sf360.core.oauth_client import signature_is_valid
 from airflow_provider_sf360.testing import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
@@ -19,7 +20,7 @@ from airflow_provider_sf360.testing import (
 )
 from airflow_provider_sf360.testing.oauth import s256
 
-from .sf360_emu_helpers import CALLBACK, post_token, query_of, verify_signature
+from .sf360_emu_helpers import CALLBACK, post_token, query_of
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
@@ -39,7 +40,7 @@ def test_token_response_shape(emu, web_login) -> None:
     assert tok["token_type"] == "Bearer"
     assert tok["instance_url"] == emu.my_domain_url(DEFAULT_ORG_ID)
     assert tok["id"] == f"{emu.login_url}/id/{DEFAULT_ORG_ID}/{DEFAULT_USER_ID}"
-    assert verify_signature(tok, DEFAULT_CONSUMER_SECRET)
+    assert signature_is_valid(tok, DEFAULT_CONSUMER_SECRET)
 
 
 def test_raw_response_has_no_expires_in(emu) -> None:
