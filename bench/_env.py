@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_sf360.testing.airflow_home import use_temporary_airflow_home
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 # Inside the venv: outside the linted tree, gitignored with it, removed by `make clean`.
@@ -71,23 +73,11 @@ def prepare_airflow_home() -> Path:
         return _home
     if "airflow" in sys.modules:
         raise RuntimeError("prepare_airflow_home() must run before anything imports airflow")
-    _home = Path(tempfile.mkdtemp(prefix="sf360-bench-"))
+    _home = use_temporary_airflow_home(prefix="sf360-bench-")
     (_home / "tmp").mkdir()
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(_home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_home}/airflow.db",
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(_home / "dags"),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AIRFLOW__SF360__ALLOWED_HOSTS": "127.0.0.1",
-            # The credential file lock lives in the temp folder: keep ours apart from concurrent test runs.
-            "TMPDIR": str(_home / "tmp"),
-        }
-    )
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    # The credential file lock lives in the temp folder: keep ours apart from concurrent test runs.
+    os.environ["TMPDIR"] = str(_home / "tmp")
     tempfile.tempdir = None
     return _home
 
@@ -108,17 +98,7 @@ def cleanup() -> None:
 
 def sf360_conn(flow: str, emu: Any) -> dict[str, Any]:
     """An ``sf360`` connection for the emulator's default world (``jwt_bearer`` or ``client_credentials``)."""
-    from airflow_provider_sf360.testing import config as world
-
-    if flow == "jwt_bearer":
-        extra = {"org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID, "auth_flow": flow,
-                 "login_url": emu.login_url, "username": world.DEFAULT_USERNAME,
-                 "private_key": emu.jwt_private_key_pem}
-        return {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY, "extra": extra}
-    extra = {"org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID, "auth_flow": flow,
-             "login_url": emu.my_domain_url(world.DEFAULT_ORG_ID)}
-    return {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY,
-            "password": world.DEFAULT_CONSUMER_SECRET, "extra": extra}
+    return dict(emu.sf360_connection(flow, secret=flow != "jwt_bearer"))
 
 
 def community_conn(flow: str, emu: Any) -> dict[str, Any]:

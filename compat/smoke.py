@@ -47,15 +47,10 @@ def main() -> int:
     from airflow.dag_processing.dagbag import DagBag
 
     from airflow_provider_sf360.testing import SalesforceEmulator
-    from airflow_provider_sf360.testing import config as world
 
     with SalesforceEmulator() as emulator:
         os.environ["REQUESTS_CA_BUNDLE"] = emulator.ca_bundle
-        os.environ["AIRFLOW_CONN_SF360_COMPAT"] = json.dumps({
-            "conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY, "extra": {
-                "org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID, "auth_flow": "jwt_bearer",
-                "login_url": emulator.login_url, "username": world.DEFAULT_USERNAME,
-                "private_key": emulator.jwt_private_key_pem}})
+        os.environ["AIRFLOW_CONN_SF360_COMPAT"] = json.dumps(emulator.sf360_connection("jwt_bearer", secret=False))
         dag = DagBag(dag_folder=str(REPO / "example_dags" / "sf360_connectivity_check.py")).dags[
             "sf360_connectivity_check"]
         run = dag.test(run_conf={"sf360_conn_id": "sf360_compat"})

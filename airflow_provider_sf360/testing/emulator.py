@@ -345,6 +345,27 @@ class SalesforceEmulator:
             username = user.username if user else ""
         return browser.authorize(url, self.ca_bundle, username, allow)
 
+    def sf360_connection(
+        self, flow: str = "authorization_code", *, secret: bool = True, **extra: Any
+    ) -> dict[str, Any]:
+        """An ``sf360`` connection (``AIRFLOW_CONN_*`` JSON shape) for the default world's integration user.
+
+        Every flow is ready: JWT gets the generated key, client credentials the My Domain URL, the web server
+        flow the first default callback URL. ``extra`` overrides or adds connection fields.
+        """
+        from airflow_provider_sf360.testing import config as world
+
+        fields: dict[str, Any] = {"org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID,
+                                  "auth_flow": flow, "login_url": self.login_url}
+        if flow == "jwt_bearer":
+            fields.update(username=world.DEFAULT_USERNAME, private_key=self.jwt_private_key_pem)
+        if flow == "client_credentials":
+            fields["login_url"] = self.my_domain_url(world.DEFAULT_ORG_ID)
+        if flow == "authorization_code":
+            fields["callback_url"] = world.DEFAULT_CALLBACK_URLS[0]
+        return {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY,
+                "password": world.DEFAULT_CONSUMER_SECRET if secret else None, "extra": {**fields, **extra}}
+
     def requests_session(self) -> requests.Session:
         """A ``requests.Session`` that routes real Salesforce host names to this emulator.
 

@@ -11,7 +11,6 @@ import pytest
 from airflow_provider_sf360.core.retry import RetryPolicy
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.testing import SalesforceEmulator
-from airflow_provider_sf360.testing import config as world
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 ConnFactory = Callable[..., str]
@@ -39,21 +38,7 @@ def make_connection(emulator: SalesforceEmulator, monkeypatch: pytest.MonkeyPatc
 
     def make(flow: str = "authorization_code", conn_id: str = "sf360_test", *, secret: bool = True,
              **extra: Any) -> str:
-        fields: dict[str, Any] = {
-            "org_id": world.DEFAULT_ORG_ID,
-            "user_id": world.DEFAULT_USER_ID,
-            "auth_flow": flow,
-            "login_url": emulator.login_url,
-        }
-        if flow == "jwt_bearer":
-            fields.update(username=world.DEFAULT_USERNAME, private_key=emulator.jwt_private_key_pem)
-        if flow == "client_credentials":
-            fields["login_url"] = emulator.my_domain_url(world.DEFAULT_ORG_ID)
-        if flow == "authorization_code":
-            fields["callback_url"] = world.DEFAULT_CALLBACK_URLS[0]
-        fields.update(extra)
-        conn = {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY,
-                "password": world.DEFAULT_CONSUMER_SECRET if secret else None, "extra": fields}
+        conn = emulator.sf360_connection(flow, secret=secret, **extra)
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         return conn_id
 
