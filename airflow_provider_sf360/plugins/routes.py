@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_sf360.plugins import pages
+from airflow_provider_sf360.plugins import pages, renewal_api
 from airflow_provider_sf360.plugins.oauth_state import (
     InvalidStateError,
     csrf_ok,
@@ -266,5 +266,6 @@ def create_app() -> FastAPI:
     """The app mounted under ``/sf360`` (built only when Airflow reads the plugin's ``fastapi_apps``)."""
     app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)
+    app.include_router(renewal_api.router)  # issue 9: tasks renew refresh tokens here
     app.add_exception_handler(HTTPException, _http_error)
     return app
