@@ -63,6 +63,10 @@ class EmulatorClient:
     def request_log(self) -> list[dict[str, Any]]:
         return list(self._call("log"))
 
+    def holdings(self) -> dict[str, Any]:
+        """Live approvals and access tokens per user and app, rotations, family revocations by cause."""
+        return dict(self._call("holdings"))
+
     @property
     def reuse_detections(self) -> int:
         return int(self._call("reuse_detections")["reuse_detections"])

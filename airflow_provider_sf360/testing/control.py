@@ -50,6 +50,8 @@ def _run(emu: SalesforceEmulator, action: str, a: dict[str, Any]) -> Any:
         return emu.request_counts()
     if action == "log":
         return emu.request_log()
+    if action == "holdings":
+        return emu.holdings()
     if action == "reuse_detections":
         return {"reuse_detections": emu.reuse_detections}
     if action == "reset":

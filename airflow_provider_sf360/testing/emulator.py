@@ -16,7 +16,7 @@ from airflow_provider_sf360.core.ids import canonical_id
 from airflow_provider_sf360.testing import bulk, certs, control, oauth, rest
 from airflow_provider_sf360.testing.config import AppConfig, EmulatorConfig
 from airflow_provider_sf360.testing.faults import ENDPOINTS as FAULT_ENDPOINTS
-from airflow_provider_sf360.testing.faults import FaultBook, fault_response
+from airflow_provider_sf360.testing.faults import PROCESSED_FIRST, FaultBook, fault_response
 from airflow_provider_sf360.testing.messages import Request, Response, json_response, rest_error
 from airflow_provider_sf360.testing.server import HostServer
 from airflow_provider_sf360.testing.state import Host, SandboxRefresh, World
@@ -205,18 +205,29 @@ class SalesforceEmulator:
         grant = oauth.grant_name(req) if endpoint == "token" else ""
         resp: Response | None = None
         fault = self.faults.take(endpoint) if endpoint in FAULT_ENDPOINTS else None
+        if fault is not None and fault.kind in PROCESSED_FIRST:
+            processed = self._route_safely(endpoint, req)
+            if fault.kind == "delay_after":
+                time.sleep(fault.seconds)  # processed already; the answer comes late
+            resp = processed if fault.kind == "delay_after" else fault_response(fault, endpoint)
+            assert resp is not None
+            self._record(req, endpoint, grant, 0 if resp.drop else resp.status)
+            return resp
         if fault is not None:
             if fault.kind == "delay":
                 time.sleep(fault.seconds)  # then answer normally
             resp = fault_response(fault, endpoint)
         if resp is None:
-            try:
-                resp = self._route(endpoint, req)
-            except Exception as exc:  # an emulator bug must not kill the connection silently
-                resp = json_response(500, [{"message": f"emulator error: {type(exc).__name__}",
-                                            "errorCode": "UNKNOWN_EXCEPTION"}])
+            resp = self._route_safely(endpoint, req)
         self._record(req, endpoint, grant, 0 if resp.drop else resp.status)
         return resp
+
+    def _route_safely(self, endpoint: str, req: Request) -> Response:
+        try:
+            return self._route(endpoint, req)
+        except Exception as exc:  # an emulator bug must not kill the connection silently
+            return json_response(500, [{"message": f"emulator error: {type(exc).__name__}",
+                                        "errorCode": "UNKNOWN_EXCEPTION"}])
 
     def _route(self, endpoint: str, req: Request) -> Response:
         world = self.world
@@ -284,6 +295,12 @@ class SalesforceEmulator:
         with self.world.lock:
             app_secrets = {app.consumer_secret for app in self.world.apps.values()}
             return frozenset({*self.world.secrets_seen, *app_secrets, key_body[:64], key_body[-64:]})
+
+    def holdings(self) -> dict[str, Any]:
+        """What Salesforce holds now: live approvals and access tokens per user and app, rotations, family
+        revocations by cause (reuse, admin, approval_limit, revoke_endpoint, sandbox_refresh)."""
+        with self.world.lock:
+            return self.world.holdings()
 
     @property
     def reuse_detections(self) -> int:

@@ -4,6 +4,10 @@ Endpoint names (the first path level that matters; see docs/emulator.md): ``auth
 ``revoke``, ``introspect``, ``userinfo``, ``identity`` (``/id/...``), ``rest`` (``/services/data``
 except Bulk), ``bulk`` (``/services/data/vXX.X/jobs/...``), or ``any``.
 
+``delay`` sleeps and then processes the request; ``drop`` closes the connection without processing it.
+``delay_after`` and ``drop_after`` process the request first (a refresh token is consumed and rotated) and then
+answer late or not at all: a client that gave up, or lost the answer, cannot tell what happened.
+
 The error bodies of injected 5xx/429 faults are emulator choices: salesforce.md does not document
 Salesforce outage bodies. 429 uses ``rate_limit_exceeded`` (listed in section 5 "older docs") for
 OAuth endpoints and ``REQUEST_LIMIT_EXCEEDED`` for REST/Bulk, both with ``Retry-After: 1``.
@@ -17,7 +21,10 @@ from dataclasses import dataclass
 from airflow_provider_sf360.testing.messages import Response, html_response, json_response
 
 ENDPOINTS = ("authorize", "token", "revoke", "introspect", "userinfo", "identity", "rest", "bulk", "any")
-KINDS = ("500", "503", "429", "delay", "drop", "malformed_json", "html_error")
+KINDS = ("500", "503", "429", "delay", "delay_after", "drop", "drop_after", "malformed_json", "html_error")
+# Kinds that let the request be processed (a grant consumed, a token rotated) before the answer is late or lost:
+# what Salesforce does with a request the client gave up on (salesforce.md section 13).
+PROCESSED_FIRST = ("delay_after", "drop_after")
 _OAUTH = {"authorize", "token", "revoke", "introspect", "userinfo", "identity"}
 
 
@@ -66,9 +73,9 @@ class FaultBook:
 def fault_response(fault: Fault, endpoint: str) -> Response | None:
     """The response of a fault, or ``None`` for ``delay`` (answer normally after sleeping)."""
     oauth = endpoint in _OAUTH
-    if fault.kind == "delay":
+    if fault.kind in ("delay", "delay_after"):
         return None
-    if fault.kind == "drop":
+    if fault.kind in ("drop", "drop_after"):
         return Response(0, drop=True)
     if fault.kind == "malformed_json":
         return Response(200, b'{"access_token": "00D', {"Content-Type": "application/json;charset=UTF-8"})

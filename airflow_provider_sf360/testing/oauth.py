@@ -294,7 +294,7 @@ def _grant_refresh(world: World, req: Request, form: dict[str, str]) -> dict[str
     if value != fam.current_rt:
         # section 6: presenting a rotated-out RT revokes the current RT and all its access tokens.
         world.reuse_detections += 1
-        world.revoke_family(fam)
+        world.revoke_family(fam, cause="reuse")
         raise expired
     if not fam.active:
         raise expired
@@ -397,7 +397,7 @@ def revoke(world: World, req: Request) -> Response:
         fam = world.families.get(fid or "")
         if fam is not None and fam.active and world.host_serves_org(req.host, fam.org_id):
             # Revoking a refresh token also revokes all its access tokens (section 4).
-            world.revoke_family(fam)
+            world.revoke_family(fam, cause="revoke_endpoint")
             return Response(200, b"", {"Content-Type": "text/plain"})
         tok = world.access_tokens.get(value)
         if tok is not None and tok.active and world.host_serves_org(req.host, tok.org_id):

@@ -162,6 +162,8 @@ class World:
             self.query_cursors: dict[str, list[dict[str, Any]]] = {}
             self.api_requests: dict[str, int] = {}
             self.reuse_detections = 0
+            self.family_revocations: dict[str, int] = {}  # cause -> families revoked (reuse, admin, eviction...)
+            self.rotations = 0
             self.clock_offset = 0.0
             self.auto_approve = self.config.auto_approve
             self.auto_login_username = self.config.auto_login_username
@@ -242,6 +244,7 @@ class World:
         elif family is not None and app.rotation:
             # salesforce.md section 6: with rotation each refresh returns a new RT and invalidates the old.
             family.current_rt = self._new_rt(family.family_id)
+            self.rotations += 1
             response["refresh_token"] = family.current_rt
         self.access_tokens[access] = AccessToken(
             access, app.consumer_key, user.user_id, org_id, scope, issued, id_url, family_id
@@ -278,15 +281,38 @@ class World:
             key=lambda f: f.created,
         )
         for old in alive[: max(0, len(alive) - MAX_APPROVALS)]:
-            self.revoke_family(old)
+            self.revoke_family(old, cause="approval_limit")
         return fam
 
-    def revoke_family(self, fam: Family) -> None:
+    def revoke_family(self, fam: Family, cause: str = "revoked") -> None:
         """Revoke a refresh token lineage and all its access tokens (salesforce.md sections 4 and 6)."""
+        if fam.active:
+            self.family_revocations[cause] = self.family_revocations.get(cause, 0) + 1
         fam.active = False
         for tok in self.access_tokens.values():
             if tok.family_id == fam.family_id:
                 tok.active = False
+
+    def holdings(self) -> dict[str, Any]:
+        """What this Salesforce holds: live approvals and access tokens per user and app, rotations, revocations."""
+        per: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def entry(user_id: str, app_key: str) -> dict[str, Any]:
+            return per.setdefault((user_id, app_key), {"user_id": user_id, "consumer_key": app_key,
+                                                       "live_approvals": 0, "live_access_tokens": 0})
+
+        for fam in self.families.values():
+            if fam.active:
+                entry(fam.user_id, fam.app_key)["live_approvals"] += 1
+        for tok in self.access_tokens.values():
+            if self.access_token_alive(tok.value) is not None:
+                entry(tok.user_id, tok.app_key)["live_access_tokens"] += 1
+        return {
+            "reuse_detections": self.reuse_detections,
+            "rotations": self.rotations,
+            "family_revocations": dict(self.family_revocations),
+            "by_user_app": sorted(per.values(), key=lambda e: (e["user_id"], e["consumer_key"])),
+        }
 
     def family_has_approval(self, user_id: str, app_key: str) -> bool:
         """JWT approval (section 2.3): admin pre-approval or an earlier flow that issued a refresh token."""
@@ -331,7 +357,7 @@ class World:
         n = 0
         for fam in self.families.values():
             if fam.user_id == uid and fam.active:
-                self.revoke_family(fam)
+                self.revoke_family(fam, cause="admin")
                 n += 1
         for tok in self.access_tokens.values():
             if tok.user_id == uid and tok.active:
@@ -366,7 +392,7 @@ class World:
         self.preapproved = {p for p in self.preapproved if p[0] not in result.user_ids}
         for fam in self.families.values():
             if fam.org_id == oid:
-                self.revoke_family(fam)
+                self.revoke_family(fam, cause="sandbox_refresh")
         for tok in self.access_tokens.values():
             if tok.org_id == oid:
                 tok.active = False
