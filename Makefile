@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: venv lint typecheck test test-fast demo bench compat scale clean
+.PHONY: venv lint typecheck test test-fast demo bench compat wheel-smoke dist scale clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,release]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -31,22 +31,35 @@ test-fast: venv
 demo: venv
 	$(PY) scripts/demo.py
 
-# The distributed run alone (PostgreSQL, scheduler, dag-processor, api-server, LocalExecutor); also in `make test`.
+# The distributed runs alone (PostgreSQL, scheduler, dag-processor, api-server; LocalExecutor, then CeleryExecutor
+# with Redis and two worker hosts); also in `make test`. Only the Celery run: add PYTEST_ARGS="-k celery".
 scale: venv
-	SF360_REQUIRE_SCALE=1 $(VENV)/bin/pytest tests/scale -m scale -q -rA
+	SF360_REQUIRE_SCALE=1 nice $(VENV)/bin/pytest tests/scale -m scale -q -rA $(PYTEST_ARGS)
 
 # Benchmarks against the emulator (figures recorded in docs/benchmarks.md).
 bench: venv
 	$(PY) bench/run_all.py
 
-# Smoke job on the oldest Airflow release we claim (registration, form metadata, one dag.test()).
+# The wheel and the sdist in dist/, checked by twine; fails on any build warning (the log is dist/build.log).
+dist: venv
+	@rm -rf dist build && mkdir -p dist
+	@env -u PYTHONDONTWRITEBYTECODE $(PY) -m build --outdir dist . > dist/build.log 2>&1 \
+		|| { cat dist/build.log; echo "make dist: the build failed"; exit 1; }
+	@if grep -inE 'warning|deprecat' dist/build.log; then echo "make dist: the build printed warnings"; exit 1; fi
+	$(VENV)/bin/twine check --strict dist/*.whl dist/*.tar.gz
+	@rm -rf build
+	$(PY) compat/check_dist.py dist
+
+# The built wheel, installed (not editable) into a clean venv per Airflow release we claim, outside the checkout:
+# registration, form metadata, the emulator's serve, a dag.test() and make demo's lifecycle (also in CI).
+WHEEL_AIRFLOW_VERSIONS ?= 3.3.0 3.3.2
+wheel-smoke: dist
+	PYTHON=$(PYTHON) compat/wheel_smoke.sh dist/*.whl $(WHEEL_AIRFLOW_VERSIONS)
+
+# The same job on the oldest Airflow release we claim only.
 COMPAT_AIRFLOW ?= 3.3.0
-COMPAT_VENV ?= .venv-compat
-compat:
-	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(COMPAT_VENV)/bin/python -m pip install --quiet "apache-airflow==$(COMPAT_AIRFLOW)" -e .
-	$(COMPAT_VENV)/bin/python compat/smoke.py
+compat: dist
+	PYTHON=$(PYTHON) compat/wheel_smoke.sh dist/*.whl $(COMPAT_AIRFLOW)
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .demo test-artifacts
+	rm -rf $(VENV) .venv-compat .demo test-artifacts dist build

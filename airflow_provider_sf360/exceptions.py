@@ -1,27 +1,22 @@
-"""The provider's public exceptions, and the Airflow no-retry marker for permanent ones.
+"""The provider's public exceptions, as Airflow tasks see them.
 
-Users catch the classes below (``from airflow_provider_sf360.exceptions import TokenRevokedError``).
-When one escapes a task, a permanent error (revoked token, identity mismatch, rejected client, bad
-fields, not set up) is raised as a subclass that is also Airflow's ``AirflowFailException``, so Airflow
-does not retry a task only a person can fix; ``SalesforceUnreachableError`` stays retryable.
+Every error the hook raises (``from airflow_provider_sf360.exceptions import TokenRevokedError``) is one of the
+classes below. A *permanent* error (revoked token, identity mismatch, rejected client, bad fields, not set up...)
+is raised as the class of the same name defined here, which is both the pure core's error
+(``airflow_provider_sf360.core.errors``) and Airflow's ``AirflowFailException``: Airflow then fails the task
+without retries, since only a person can fix it. ``SalesforceUnreachableError`` is transient and stays
+retryable. ``for_airflow(error)`` turns a core error into the class Airflow should see.
+
+To catch an error whether it came from the hook or from the core directly, catch the core class (or
+``SF360Error``, the base of all of them).
 """
 
 from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_sf360.core.errors import (
-    AuthorizationDeniedError,
-    ClientRejectedError,
-    CredentialsInvalidError,
-    IdentityMismatchError,
-    NotSetUpError,
-    SalesforceRequestError,
-    SalesforceUnreachableError,
-    SF360Error,
-    TokenRevokedError,
-    UntrustedHostError,
-)
+from airflow_provider_sf360.core import errors as core_errors
+from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
 
 __all__ = [
     "AuthorizationDeniedError",
@@ -29,31 +24,103 @@ __all__ = [
     "CredentialsInvalidError",
     "IdentityMismatchError",
     "NotSetUpError",
+    "PermanentSF360Error",
+    "RefreshAnswerLostError",
+    "RefreshOutcomeUnknownError",
+    "RenewalRefusedError",
     "SF360Error",
     "SalesforceRequestError",
     "SalesforceUnreachableError",
     "TokenRevokedError",
+    "TokensUnencryptedError",
     "UntrustedHostError",
     "for_airflow",
 ]
 
 
-_no_retry_classes: dict[type[SF360Error], type[SF360Error]] = {}
+class PermanentSF360Error(SF360Error, AirflowFailException):
+    """A permanent provider error with no more specific class below: the task fails without retries."""
 
 
-def _no_retry_class(error_class: type[SF360Error]) -> type[SF360Error]:
-    if error_class not in _no_retry_classes:
-        marked = type(error_class.__name__, (error_class, AirflowFailException), {"__module__": __name__})
-        _no_retry_classes[error_class] = marked
-    return _no_retry_classes[error_class]
+class CredentialsInvalidError(core_errors.CredentialsInvalidError, AirflowFailException):
+    """The connection's fields are incomplete or malformed (``problems`` lists each one); no retries."""
+
+
+class UntrustedHostError(core_errors.UntrustedHostError, AirflowFailException):
+    """A URL that would receive a token is not https or not a Salesforce host; no retries."""
+
+
+class NotSetUpError(core_errors.NotSetUpError, AirflowFailException):
+    """No OAuth token is stored for the connection: set it up first; no retries."""
+
+
+class TokenRevokedError(core_errors.TokenRevokedError, AirflowFailException):
+    """Salesforce refused the stored token (revoked, expired by policy, user deactivated); no retries."""
+
+
+class IdentityMismatchError(core_errors.IdentityMismatchError, AirflowFailException):
+    """The token belongs to another org or user than the connection names; no retries."""
+
+
+class ClientRejectedError(core_errors.ClientRejectedError, AirflowFailException):
+    """Salesforce refused the Connected App's credentials (consumer key, secret, certificate); no retries."""
+
+
+class AuthorizationDeniedError(core_errors.AuthorizationDeniedError, AirflowFailException):
+    """The user clicked Deny, or the authorization response was forged, stale or incomplete; no retries."""
+
+
+class SalesforceRequestError(core_errors.SalesforceRequestError, AirflowFailException):
+    """Salesforce rejected a request for a reason not covered by the other classes; no retries."""
+
+
+class RefreshAnswerLostError(core_errors.RefreshAnswerLostError, TokenRevokedError):
+    """Salesforce redeemed the refresh token but its answer never arrived: set up again; no retries."""
+
+
+class RefreshOutcomeUnknownError(core_errors.RefreshOutcomeUnknownError, AirflowFailException):
+    """Nobody can tell whether a lost refresh grant used the refresh token; no retries."""
+
+
+class RenewalRefusedError(core_errors.RenewalRefusedError, AirflowFailException):
+    """The api-server refused to renew the token for this task; no retries."""
+
+
+class TokensUnencryptedError(core_errors.TokensUnencryptedError, AirflowFailException):
+    """Airflow has no Fernet key, so the provider refuses to store tokens; no retries."""
+
+
+AIRFLOW_CLASSES: dict[type[SF360Error], type[SF360Error]] = {
+    SF360Error: PermanentSF360Error,
+    core_errors.CredentialsInvalidError: CredentialsInvalidError,
+    core_errors.UntrustedHostError: UntrustedHostError,
+    core_errors.NotSetUpError: NotSetUpError,
+    core_errors.TokenRevokedError: TokenRevokedError,
+    core_errors.IdentityMismatchError: IdentityMismatchError,
+    core_errors.ClientRejectedError: ClientRejectedError,
+    core_errors.AuthorizationDeniedError: AuthorizationDeniedError,
+    core_errors.SalesforceRequestError: SalesforceRequestError,
+    core_errors.RefreshAnswerLostError: RefreshAnswerLostError,
+    core_errors.RefreshOutcomeUnknownError: RefreshOutcomeUnknownError,
+    core_errors.RenewalRefusedError: RenewalRefusedError,
+    core_errors.TokensUnencryptedError: TokensUnencryptedError,
+}
+"""Each permanent core error class -> the class of the same name above, which Airflow does not retry."""
 
 
 def for_airflow(error: SF360Error) -> SF360Error:
-    """The same error, marked so that Airflow fails the task without retries when it is permanent."""
+    """Return the error as Airflow should see it: permanent errors as their no-retry class, others unchanged.
+
+    The returned error carries the same message and attributes (``problems``, ``conn_id``...). A core class
+    without its own entry in ``AIRFLOW_CLASSES`` gets the entry of its nearest base class.
+
+    :param error: an error raised by the provider's core.
+    :return: ``error`` itself when it is transient or already marked, else a copy of the no-retry class.
+    """
     if not error.permanent or isinstance(error, AirflowFailException):
         return error
-    marked_class = _no_retry_class(type(error))
-    marked = marked_class.__new__(marked_class)
+    airflow_class = next(AIRFLOW_CLASSES[cls] for cls in type(error).__mro__ if cls in AIRFLOW_CLASSES)
+    marked = airflow_class.__new__(airflow_class)
     marked.__dict__.update(error.__dict__)
     marked.args = error.args
     return marked

@@ -2,6 +2,7 @@
 
     .venv/bin/python scale/run_scale.py --minutes 3            # rotation run, revocation run, recovery run
     .venv/bin/python scale/run_scale.py --minutes 1 --no-revocation
+    .venv/bin/python scale/run_scale.py --celery --minutes 0.67  # issue 9: two Celery hosts (needs redis-server)
 
 Needs PostgreSQL's binaries (Debian: ``apt-get install -y postgresql``); starts and stops everything itself.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scale.celery_stack import celery_run, celery_world
 from scale.harness import postgres_bin_dir
 from scale.scenarios import revocation_run, rotation_run, scale_world, table
 
@@ -27,12 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-timeout", type=int, default=20, help="emulator session timeout, seconds")
     parser.add_argument("--no-revocation", action="store_true", help="skip the revocation and recovery runs")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB) afterwards")
+    parser.add_argument("--celery", action="store_true",
+                        help="the CeleryExecutor run instead (two worker hosts, 8 slots each; issue 9)")
     args = parser.parse_args(argv)
     pg_bin = postgres_bin_dir()
     if pg_bin is None:
         print("PostgreSQL binaries not found: apt-get install -y postgresql", file=sys.stderr)
         return 2
     started = time.monotonic()
+    if args.celery:
+        return _celery(pg_bin, args, started)
     failures: list[str] = []
     with scale_world(pg_bin, args.parallelism, args.session_timeout, keep=args.keep) as world:
         print(f"stack ready in {time.monotonic() - started:.1f} s (work dir {world.work_dir})", flush=True)
@@ -48,6 +54,17 @@ def main(argv: list[str] | None = None) -> int:
             recovery = rotation_run(world, args.tasks, 30)
             print(table("Run after setting up again", recovery.as_dict()), "\n", flush=True)
             failures += recovery.problems()
+    verdict = "FAILED: " + "; ".join(failures) if failures else "PASS"
+    print(f"total wall time {time.monotonic() - started:.1f} s; {verdict}")
+    return 1 if failures else 0
+
+
+def _celery(pg_bin: Path, args: argparse.Namespace, started: float) -> int:
+    with celery_world(pg_bin, session_timeout=args.session_timeout, keep=args.keep) as world:
+        print(f"stack ready in {time.monotonic() - started:.1f} s (work dir {world.world.work_dir})", flush=True)
+        figures = celery_run(world, args.tasks, args.minutes * 60)
+        print(table("Celery run", figures.as_dict()), "\n", flush=True)
+    failures = figures.problems()
     verdict = "FAILED: " + "; ".join(failures) if failures else "PASS"
     print(f"total wall time {time.monotonic() - started:.1f} s; {verdict}")
     return 1 if failures else 0

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.testing.airflow_home import use_temporary_airflow_home
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def add_connection(emulator: Any, world: Any) -> None:
              "is_sandbox": False, "auth_flow": "authorization_code", "login_url": emulator.login_url,
              "callback_url": world.DEFAULT_CALLBACK_URLS[0]}
     step(f"airflow connections add {CONN_ID} (Org ID typed in lower case, User ID in 15 characters)")
-    subprocess.run([AIRFLOW, "connections", "add", CONN_ID, "--conn-type", "sf360", "--conn-login",
+    subprocess.run([AIRFLOW, "connections", "add", CONN_ID, "--conn-type", CONN_TYPE, "--conn-login",
                     world.DEFAULT_CONSUMER_KEY, "--conn-password", world.DEFAULT_CONSUMER_SECRET,
                     "--conn-extra", json.dumps(extra)], check=True, capture_output=True)
 

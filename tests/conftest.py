@@ -12,7 +12,9 @@ import tempfile
 
 import pytest
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tests.helpers.paths import ARTIFACTS, REPO_ROOT
+from tests.helpers.secret_scan import produced as _produced
+
 _home = pathlib.Path(tempfile.mkdtemp(prefix="sf360_af_home_"))
 os.environ["AIRFLOW_HOME"] = str(_home)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home}/airflow.db"
@@ -24,8 +26,6 @@ os.environ["AIRFLOW__CORE__FERNET_KEY"] = base64.urlsafe_b64encode(os.urandom(32
 os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 os.environ["AIRFLOW__SF360__ALLOWED_HOSTS"] = "127.0.0.1,localhost"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
-
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -48,14 +48,6 @@ def artifacts_dir() -> pathlib.Path:
 # (tokens, codes, PKCE verifiers, consumer secrets, the JWT key): captured output, logs and exception texts
 # of every test, the pages the UI tests received, Airflow's log files (task, api-server), XComs, rendered fields
 # and audit-log extras in the metadata DB, and the artifacts (screenshots aside). tests/scale scans its own logs.
-_produced: list[str] = []
-
-
-def record_output(text: str) -> None:
-    """Add something a test received (a rendered page, a CLI answer) to what the secret scan reads."""
-    _produced.append(text)
-
-
 def _database_texts() -> list[str]:
     """XComs, rendered template fields and audit-log extras of the session's metadata DB."""
     import sqlite3

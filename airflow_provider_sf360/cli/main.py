@@ -14,9 +14,11 @@ import json
 import os
 import secrets
 import sys
-import webbrowser
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 300.0
@@ -65,7 +67,7 @@ def _actor() -> str:
 
 
 # ------------------------------------------------------------------ commands
-def _hook(conn_id: str) -> Any:
+def _hook(conn_id: str) -> SF360Hook:
     from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
     hook = SF360Hook(conn_id)
@@ -73,18 +75,62 @@ def _hook(conn_id: str) -> Any:
     return hook
 
 
+def _audit(event: str, conn_id: str, ok: bool | str, message: str = "") -> None:
+    from airflow_provider_sf360.store.audit import record_action
+
+    outcome = ok if isinstance(ok, str) else ("success" if ok else "failed")
+    record_action(event, conn_id, outcome, user=_actor(), message=message, source="cli")
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    if row.error is not None:
+        return {"conn_id": row.conn_id, "status": "invalid", "error": row.error}
+    return {**row.status, "shared_with": row.shared_with}
+
+
+def _row_text(row: Any) -> str:
+    if row.error is not None:
+        detail = "\n".join(f"  {line}" for line in row.error.splitlines())
+        return f"{row.conn_id}: invalid connection\n{detail}"
+    text = _status_text(row.status)
+    return text + (f"\n  shares its token with: {', '.join(row.shared_with)}" if row.shared_with else "")
+
+
+def _orphan_text(orphan: Any) -> str:
+    who = orphan.username or orphan.user_id
+    return (f"(no connection): orphaned token state of org {orphan.org_id}, user {who}, set up "
+            f"{_when(orphan.set_up_at)}\n  key {orphan.state_key}; revoke and remove it with `sf360 prune`")
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    from airflow_provider_sf360.store.connections import list_conn_ids
+    """Every connection (invalid ones with their error) and orphaned token state, or the ones asked for."""
+    from dataclasses import asdict
 
-    conn_ids = args.conn_ids or list_conn_ids()
-    statuses = [_hook(conn_id).status() for conn_id in conn_ids]
-    if args.json:
-        print(json.dumps(statuses if not args.conn_ids or len(conn_ids) > 1 else statuses[0], default=str))
+    from airflow_provider_sf360.store.connections import read_fleet
+
+    fleet = read_fleet()
+    by_id = {row.conn_id: row for row in fleet.rows}
+    if args.conn_ids:
+        missing = [cid for cid in args.conn_ids if cid not in by_id]
+        rows = [by_id[cid] for cid in args.conn_ids if cid in by_id]
+        orphans: list[Any] = []
     else:
-        print("\n".join(_status_text(s) for s in statuses) or "No sf360 connection found.")
-    return EXIT_OK
+        missing, rows, orphans = [], fleet.rows, fleet.orphans
+    if args.json:
+        items = [_row_json(r) for r in rows] + [{"conn_id": None, **asdict(o)} for o in orphans]
+        items += [{"conn_id": cid, "status": "missing", "error": _no_connection(cid)} for cid in missing]
+        print(json.dumps(items[0] if len(args.conn_ids) == 1 and items else items, default=str))
+    else:
+        lines = [_row_text(r) for r in rows] + [_orphan_text(o) for o in orphans]
+        print("\n".join(lines) or ("" if missing else "No sf360 connection found."))
+        for cid in missing:
+            print(f"FAILED: {_no_connection(cid)}", file=sys.stderr)
+    asked_invalid = args.conn_ids and any(r.error is not None for r in rows)
+    return EXIT_USAGE if missing or asked_invalid else EXIT_OK
 
 
+def _no_connection(conn_id: str) -> str:
+    return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
 def _report(args: argparse.Namespace, result: Any) -> int:
     _emit(args, result.to_dict(), f"{'OK' if result.ok else 'FAILED'}: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -93,7 +139,10 @@ def _report(args: argparse.Namespace, result: Any) -> int:
 def cmd_setup(args: argparse.Namespace) -> int:
     hook = _hook(args.conn_id)
     if hook.credentials.auth_flow.value != "authorization_code":
-        return _report(args, hook.setup(set_up_by=_actor()))
+        result = hook.setup(set_up_by=_actor())
+        _audit("setup", args.conn_id, result.ok, result.message)
+        return _report(args, result)
+    _audit("setup", args.conn_id, "started")
     return _report(args, _web_login(args, hook))
 
 
@@ -107,7 +156,7 @@ def _web_login(args: argparse.Namespace, hook: Any) -> Any:
     key, actor = secrets.token_bytes(32), _actor()
     state = make_state(args.conn_id, actor, ttl=args.timeout + 60, key=key)
     try:
-        server = LoopbackServer(callback)
+        server = LoopbackServer(callback, expected_state=state)
     except LoopbackError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     except OSError as error:
@@ -117,6 +166,8 @@ def _web_login(args: argparse.Namespace, hook: Any) -> Any:
         _tell(f"Open this URL, sign in as the connection's Salesforce user and click Allow:\n{url}\n"
               f"Waiting up to {int(args.timeout)} s for Salesforce to redirect to {callback} ...")
         if not args.no_browser:
+            import webbrowser
+
             webbrowser.open(url)
         response = server.wait(args.timeout)
     if response is None:
@@ -128,7 +179,14 @@ def _web_login(args: argparse.Namespace, hook: Any) -> Any:
         read_state(returned, username=actor, key=key)
     except InvalidStateError as error:
         raise CliError(f"Setup refused: {error}. Nothing was changed.") from None
-    return hook.complete_authorization(response, set_up_by=actor)
+    event = "authorization_denied" if _query_value(response, "error") else "authorization_completed"
+    try:
+        result = hook.complete_authorization(response, set_up_by=actor)
+    except Exception as error:
+        _audit(event, args.conn_id, False, str(error))
+        raise
+    _audit(event, args.conn_id, result.ok, result.message)
+    return result
 
 
 def _query_value(url: str, name: str) -> str:
@@ -144,11 +202,15 @@ def _tell(message: str) -> None:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     hook = _hook(args.conn_id)
-    return _report(args, hook.reset(setup_again=args.setup_again, set_up_by=_actor()))
+    result = hook.reset(setup_again=args.setup_again, set_up_by=_actor())
+    _audit("reset", args.conn_id, result.ok, result.message)
+    return _report(args, result)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    return _report(args, _hook(args.conn_id).test_access())
+    result = _hook(args.conn_id).test_access()
+    _audit("test_access", args.conn_id, result.ok, result.message)
+    return _report(args, result)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -156,6 +218,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not args.yes and not _confirm(args.conn_id, args.keep_secrets):
         raise CliError("Not confirmed; nothing was changed.", EXIT_USAGE)
     result = hook.delete(remove_connection_secrets=not args.keep_secrets)
+    _audit("delete", args.conn_id, result.ok, result.message)
     payload = {"secret_fields_removed": [], **result.to_dict()}
     _emit(args, payload, f"{'OK' if result.ok else 'FAILED'}: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -168,6 +231,62 @@ def _confirm(conn_id: str, keep_secrets: bool) -> bool:
         return False
     answer = input(f"Permanently delete {what} of {conn_id!r}? Type the connection id to confirm: ")
     return answer.strip() == conn_id
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Revoke and remove orphaned token state (all of it, or the keys given)."""
+    from airflow_provider_sf360.store.connections import orphaned_states, prune_orphan
+
+    orphans = [o for o in orphaned_states() if not args.state_keys or o.state_key in args.state_keys]
+    unknown = sorted(set(args.state_keys) - {o.state_key for o in orphans})
+    if unknown:
+        raise CliError(f"Not orphaned token state: {', '.join(unknown)} (see `sf360 status`).", EXIT_USAGE)
+    if not orphans:
+        _emit(args, {"ok": True, "pruned": []}, "No orphaned token state.")
+        return EXIT_OK
+    if not args.yes:
+        for orphan in orphans:
+            _tell(_orphan_text(orphan))
+        if not sys.stdin.isatty():
+            raise CliError("Refusing to prune without a terminal to confirm; pass --yes.", EXIT_USAGE)
+        if input(f"Revoke and remove {len(orphans)} orphaned token state(s)? [y/N] ").strip().lower() != "y":
+            raise CliError("Not confirmed; nothing was changed.", EXIT_USAGE)
+    outcomes = []
+    for orphan in orphans:
+        ok, message = prune_orphan(orphan.state_key)
+        _audit("prune", orphan.state_key, ok, message)
+        outcomes.append({"state_key": orphan.state_key, "ok": ok, "message": message})
+    all_ok = all(o["ok"] for o in outcomes)
+    _emit(args, {"ok": all_ok, "pruned": outcomes},
+          "\n".join(f"{'OK' if o['ok'] else 'FAILED'}: {o['state_key']}: {o['message']}" for o in outcomes))
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
+SETUP_PATH_FOR_CERTIFICATE = (
+    "Setup > App Manager > (your Connected App) > Edit > API (Enable OAuth Settings) > Use digital signatures > "
+    "Choose File"
+)
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """An RSA key and a self-signed certificate for the JWT bearer flow; the key goes into the connection."""
+    from airflow_provider_sf360.store.connections import generate_jwt_key_pair, set_private_key
+
+    key_pem, cert_pem = generate_jwt_key_pair(f"airflow-sf360-{args.conn_id}", days=args.days, bits=args.bits)
+    outcome = set_private_key(args.conn_id, key_pem, replace=args.force)
+    if outcome is not None:
+        raise CliError(outcome, EXIT_USAGE)
+    _audit("keygen", args.conn_id, True, "new RSA key stored in the connection's Private Key field")
+    if args.out:
+        with open(args.out, "w", encoding="ascii") as handle:
+            handle.write(cert_pem)
+    _tell(f"Stored a new {args.bits}-bit RSA private key in the Private Key field of {args.conn_id!r} (not shown)."
+          f"\nUpload this certificate to the Connected App: {SETUP_PATH_FOR_CERTIFICATE}"
+          + (f" (saved to {args.out})" if args.out else " (save it as a .crt file first)")
+          + ",\nthen set the connection's OAuth flow to jwt_bearer and run `sf360 setup " + args.conn_id + "`.")
+    _emit(args, {"ok": True, "conn_id": args.conn_id, "certificate": cert_pem, "upload_to": SETUP_PATH_FOR_CERTIFICATE},
+          cert_pem.rstrip())
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ parser
@@ -200,20 +319,32 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.add_argument("--keep-secrets", action="store_true", help="keep the connection's own secret fields")
     delete.set_defaults(func=cmd_delete)
+    prune = sub.add_parser("prune", parents=[common], help="revoke and remove orphaned token state")
+    prune.add_argument("state_keys", nargs="*", metavar="STATE_KEY", help="only these (default: all orphans)")
+    prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    prune.set_defaults(func=cmd_prune)
+    keygen = sub.add_parser("keygen", parents=[common], help="RSA key + certificate for the JWT bearer flow")
+    keygen.add_argument("conn_id", metavar="CONN_ID")
+    keygen.add_argument("--days", type=int, default=730, help="certificate validity (default 730)")
+    keygen.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096), help="RSA key size")
+    keygen.add_argument("--out", metavar="FILE", help="also write the certificate to FILE")
+    keygen.add_argument("--force", action="store_true", help="replace a Private Key already in the connection")
+    keygen.set_defaults(func=cmd_keygen)
     return parser
 
 
 def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     from airflow.exceptions import AirflowNotFoundException
 
-    from airflow_provider_sf360.exceptions import CredentialsInvalidError, SF360Error
+    from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error
 
     try:
         return func(args)
     except CliError as error:
         return _fail(args, str(error), error.code)
     except AirflowNotFoundException:
-        return _fail(args, f"There is no connection {getattr(args, 'conn_id', '')!r}.", EXIT_USAGE)
+        asked = getattr(args, "conn_id", None) or ", ".join(getattr(args, "conn_ids", None) or []) or "?"
+        return _fail(args, _no_connection(asked), EXIT_USAGE)
     except CredentialsInvalidError as error:
         return _fail(args, str(error), EXIT_USAGE)
     except SF360Error as error:
@@ -232,7 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sf360`` console script."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")  # secrets chain incl. the metadata DB
-    return _run(args.func, args)
+    try:
+        code = _run(args.func, args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `sf360 status | head -1`: the reader is gone, which is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second BrokenPipeError when Python flushes at exit
+        return EXIT_OK
+    return code
 
 
 if __name__ == "__main__":

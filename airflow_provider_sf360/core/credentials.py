@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from airflow_provider_sf360.core.errors import CredentialsInvalidError
 from airflow_provider_sf360.core.hosts import (
+    MAX_URL_LENGTH,
     ProviderSettings,
+    check_trusted_url,
     is_production_my_domain,
     is_sandbox_my_domain,
     url_problem,
@@ -52,9 +54,27 @@ FIELD_LABELS = {
     "api_version": "API Version",
 }
 
+# The longest value each field may hold, checked before anything else reads it (no regex or parser ever sees
+# more). Generous: Salesforce IDs are 18 characters, consumer keys ~85, secrets 64, an RSA-8192 PEM key ~6.4 KB.
+FIELD_MAX_LENGTHS = {
+    "org_id": 64,
+    "user_id": 64,
+    "is_sandbox": 16,
+    "auth_flow": 64,
+    "login": 512,
+    "password": 512,
+    "login_url": MAX_URL_LENGTH,
+    "username": 256,
+    "private_key": 16 * 1024,
+    "refresh_token": 8 * 1024,
+    "callback_url": MAX_URL_LENGTH,
+    "api_version": 16,
+}
+
 _API_VERSION = re.compile(r"^\d{2,3}\.0$")
 _DASHES = "-" * 5  # PEM armour: a "BEGIN <label>" line between five dashes, the base64 body, an "END" line
-_PEM = re.compile(rf"{_DASHES}BEGIN ([A-Z ]+){_DASHES}(.+?){_DASHES}END \1{_DASHES}", re.S)
+_PEM_BEGIN = f"{_DASHES}BEGIN "
+_PEM_LABEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ ")
 
 
 @dataclass(frozen=True)
@@ -125,20 +145,40 @@ def _boolean(value: Any) -> bool | None:
     return None
 
 
+def pem_block(text: str) -> tuple[str, str] | None:
+    """The label and body of the first PEM block in ``text``, or None; linear time (``str.find`` only).
+
+    :param text: a pasted PEM text, possibly on one line.
+    """
+    begin = text.find(_PEM_BEGIN)
+    if begin < 0:
+        return None
+    label_start = begin + len(_PEM_BEGIN)
+    label_end = text.find(_DASHES, label_start)
+    label = text[label_start:label_end] if label_end >= 0 else ""
+    if not label or not _PEM_LABEL_CHARS.issuperset(label):
+        return None
+    body_start = label_end + len(_DASHES)
+    body_end = text.find(f"{_DASHES}END {label}{_DASHES}", body_start)
+    if body_end <= body_start:
+        return None
+    return label, text[body_start:body_end]
+
+
 def normalize_pem(text: str) -> str:
     """Restore line breaks of a PEM block pasted into a single-line input."""
-    match = _PEM.search(text)
-    if not match:
+    block = pem_block(text)
+    if block is None:
         return text
-    label, body = match.group(1), "".join(match.group(2).split())
+    label, body = block[0], "".join(block[1].split())
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return "\n".join([f"{_DASHES}BEGIN {label}{_DASHES}", *lines, f"{_DASHES}END {label}{_DASHES}", ""])
 
 
 def private_key_problem(pem: str) -> str | None:
     """Say what is wrong with a PEM private key for RS256 signing, or None."""
-    match = _PEM.search(pem)
-    if match is None or not match.group(1).endswith("PRIVATE KEY"):
+    block = pem_block(pem)
+    if block is None or not block[0].endswith("PRIVATE KEY"):
         return "is not a PEM private key (expected a 'BEGIN PRIVATE KEY' line, the base64 body, an 'END' line)"
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -161,8 +201,11 @@ def _login_url_problems(url: str, is_sandbox: bool, flow: AuthFlow, settings: Pr
     problem = url_problem(url, settings)
     if problem:
         return [f"{label}: {problem}."]
-    host = (urlsplit(url).hostname or "").lower()
+    checked = check_trusted_url(url, settings)
+    host = checked.host
     problems = []
+    if checked.query:
+        problems.append(f"{label}: remove the '?{_short_text(checked.query)}' part; enter only https://<host>.")
     if is_sandbox and (is_production_my_domain(host) or host == "login.salesforce.com"):
         problems.append(
             f"{label}: {host!r} is a production host but 'Use salesforce.com Sandbox' is on; "
@@ -187,12 +230,29 @@ class _Collector:
     """Gathers every problem so that one error can list them all."""
 
     problems: list[str] = field(default_factory=list)
+    oversized: set[str] = field(default_factory=set)
+
+    def sized(self, key: str, value: Any) -> Any:
+        """``value``, or None (and a problem) when it is longer than ``FIELD_MAX_LENGTHS[key]``."""
+        if value is None or isinstance(value, bool):
+            return value
+        length = len(value if isinstance(value, str) else str(value))
+        if length <= FIELD_MAX_LENGTHS[key]:
+            return value
+        self.oversized.add(key)
+        self.problems.append(
+            f"{FIELD_LABELS[key]}: too long ({length} characters, at most {FIELD_MAX_LENGTHS[key]}); "
+            "paste only the value itself."
+        )
+        return None
 
     def require(self, value: str | None, key: str, why: str) -> None:
-        if value is None:
+        if value is None and key not in self.oversized:
             self.problems.append(f"{FIELD_LABELS[key]}: missing; {why}.")
 
     def salesforce_id(self, raw: str | None, key: str, parse: Any) -> str:
+        if key in self.oversized:
+            return ""
         if raw is None:
             self.problems.append(f"{FIELD_LABELS[key]}: missing; enter the 15 or 18-character ID.")
             return ""
@@ -210,8 +270,21 @@ def credentials_from_connection_fields(
     password: str | None,
     settings: ProviderSettings,
 ) -> SF360Credentials:
-    """Validate a connection's fields and return its credentials, or raise one error listing every problem."""
+    """Validate a connection's fields and return its credentials, or raise one error listing every problem.
+
+    :param conn_id: the connection's id, named in the error.
+    :param extra: the connection's extra fields (decoded JSON).
+    :param login: the Consumer Key.
+    :param password: the Consumer Secret.
+    :param settings: the ``[sf360]`` options.
+    """
     check = _Collector()
+    if not isinstance(extra, Mapping):
+        raise CredentialsInvalidError(
+            conn_id, [f"Extra: a JSON {type(extra).__name__}, not an object; edit the connection's fields in the form."]
+        )
+    extra = {key: check.sized(key, extra.get(key)) for key in FIELD_MAX_LENGTHS if key not in ("login", "password")}
+    login, password = check.sized("login", login), check.sized("password", password)
     org_id = check.salesforce_id(_text(extra.get("org_id")), "org_id", parse_org_id)
     user_id = check.salesforce_id(_text(extra.get("user_id")), "user_id", parse_user_id)
 
@@ -258,6 +331,8 @@ def credentials_from_connection_fields(
         problem = url_problem(login_url, settings)
         if problem:
             check.problems.append(f"{FIELD_LABELS['login_url']} (default from [sf360] options): {problem}.")
+    if not url_problem(login_url, settings):
+        login_url = check_trusted_url(login_url, settings).url.rstrip("/")  # send only what was checked
 
     callback_url = _text(extra.get("callback_url"))
     if callback_url and not _valid_callback(callback_url):
@@ -292,7 +367,13 @@ def credentials_from_connection_fields(
     )
 
 
+def _short_text(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _valid_callback(url: str) -> bool:
+    if "@" in url or "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        return False
     try:
         parts = urlsplit(url)
     except ValueError:

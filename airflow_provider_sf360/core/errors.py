@@ -14,6 +14,9 @@ class SF360Error(Exception):
 
     reason = "error"
     permanent = True
+    # True when a refresh grant may have consumed the token and nobody knows yet (the token must be checked
+    # before it is presented again).
+    grant_unresolved = False
 
 
 class CredentialsInvalidError(SF360Error, ValueError):
@@ -74,7 +77,55 @@ class SalesforceUnreachableError(SF360Error):
     permanent = False
 
 
+class RefreshAnswerLostError(TokenRevokedError):
+    """Salesforce redeemed (and, under rotation, replaced) the refresh token, but its answer never arrived."""
+
+    reason = "answer_lost"
+
+
+class RefreshOutcomeUnknownError(SF360Error):
+    """A refresh grant's answer was lost and nobody can tell whether Salesforce used the refresh token.
+
+    Presenting the token again could revoke the whole token family under rotation, so the provider stops and
+    says how to resolve it (add the Consumer Secret so it can check by introspection, or set up again).
+    """
+
+    reason = "outcome_unknown"
+    grant_unresolved = True
+
+
+class RenewalRefusedError(SF360Error):
+    """The api-server refused to renew the token for this task (the proof did not match the stored token)."""
+
+    reason = "renewal_refused"
+
+
+class TokensUnencryptedError(SF360Error):
+    """Airflow has no Fernet key, so tokens would be stored in plain text; the provider refuses to store them."""
+
+    reason = "unencrypted"
+
+
 class SalesforceRequestError(SF360Error):
     """Salesforce rejected a request for a reason not covered above; the message carries its answer."""
 
     reason = "request_rejected"
+
+
+def error_class_for(reason: str) -> type[SF360Error]:
+    """The provider error class whose ``reason`` is ``reason`` (for errors that crossed a process boundary)."""
+    pending: list[type[SF360Error]] = [SF360Error]
+    while pending:
+        cls = pending.pop()
+        if cls.reason == reason:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return SF360Error
+
+
+def rebuild_error(reason: str, message: str) -> SF360Error:
+    """The provider error a remote component reported (``reason`` and message), as a local exception."""
+    error_class = error_class_for(reason)
+    error = error_class.__new__(error_class)
+    Exception.__init__(error, message)
+    return error

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from airflow_provider_sf360.core.errors import UntrustedHostError
 
@@ -63,32 +64,171 @@ def is_allowed_host(host: str, settings: ProviderSettings) -> bool:
     return any(host == a or (a.startswith(".") and host.endswith(a)) for a in settings.allowed_hosts)
 
 
-def url_problem(url: str, settings: ProviderSettings) -> str | None:
-    """Say what is wrong with a URL that will receive tokens, or return None when it is fine."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        return f"{url!r} is not a valid URL"
-    if parts.scheme != "https":
-        return f"{url!r} must start with https:// (tokens are only sent over HTTPS)"
-    if not host:
-        return f"{url!r} has no host name"
-    if not is_allowed_host(host, settings):
-        return (
-            f"{host!r} is not a Salesforce host; tokens are only sent to Salesforce domains "
-            "or to hosts an admin lists in the [sf360] allowed_hosts option"
-        )
+# The parser rule: a URL that will carry a secret must be read the same way by this check and by the code that
+# sends it (requests prepares it with urllib3's ``parse_url``; its adapter reads the prepared URL again with
+# ``urllib.parse``). Rather than reason about their differences, the check accepts only a plain subset of URLs
+# that all three read alike, rebuilds the URL from the checked parts, and refuses it unless every parser then
+# reads the same scheme, host and port.
+MAX_URL_LENGTH = 2048
+_UNSAFE_URL_CHARS = re.compile(r"[^\x21-\x7e]|\\")  # whitespace, control, non-ASCII characters, backslash
+_AUTHORITY = re.compile(
+    r"^(?P<host>\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?)(?::(?P<port>[0-9]{1,5}))?$"
+)
+_HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class TrustedUrl:
+    """An https URL whose parts passed the allow-list; :attr:`url` is the URL rebuilt from them."""
+
+    host: str  # lower case; an IPv6 literal without its brackets
+    port: int | None
+    path: str
+    query: str
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.netloc}{self.path}" + (f"?{self.query}" if self.query else "")
+
+
+class UrlRefusedError(ValueError):
+    """Why a URL may not receive a secret (raised by :func:`check_trusted_url`)."""
+
+
+def _host_shape_problem(host: str) -> str | None:
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return "is not a valid IPv6 address"
+        return None
+    labels = host.rstrip(".").split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        return "is not a valid host name"
     return None
 
 
-def require_trusted_url(url: str, settings: ProviderSettings, what: str) -> str:
-    """Return ``url`` without a trailing slash, or raise :class:`UntrustedHostError` naming ``what``."""
-    problem = url_problem(url, settings)
+def _split_checked(url: str) -> TrustedUrl:
+    """The URL's parts if it is a plain https URL; raises :class:`UrlRefusedError` otherwise."""
+    if len(url) > MAX_URL_LENGTH:
+        raise UrlRefusedError(f"is longer than {MAX_URL_LENGTH} characters")
+    if _UNSAFE_URL_CHARS.search(url):
+        raise UrlRefusedError("contains a space, backslash, control or non-ASCII character")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "https":
+        raise UrlRefusedError("must start with https:// (tokens are only sent over HTTPS)")
+    authority, path, query = _split_rest(rest)
+    if "@" in authority:
+        raise UrlRefusedError("contains a user name or password ('@' before the host); remove it")
+    match = _AUTHORITY.match(authority.lower())
+    if not authority:
+        raise UrlRefusedError("has no host name")
+    if match is None:
+        raise UrlRefusedError("has a malformed host or port")
+    host, port_text = match.group("host"), match.group("port")
+    problem = _host_shape_problem(host)
     if problem:
-        raise UntrustedHostError(f"Refusing to send a token to the {what}: {problem}.")
-    return url.rstrip("/")
+        raise UrlRefusedError(f"{problem} in its host")
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port < 65536:
+        raise UrlRefusedError("has a port outside 1-65535")
+    return TrustedUrl(host=host.strip("[]"), port=None if port == 443 else port, path=path, query=query)
+
+
+def _split_rest(rest: str) -> tuple[str, str, str]:
+    """Authority, path and query of what follows ``https://``; a fragment is refused."""
+    if "#" in rest:
+        raise UrlRefusedError("has a fragment ('#'); remove it")
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    path, _, query = tail.partition("?")
+    if path and not path.startswith("/"):
+        path = "/" + path
+    return authority, path, query
+
+
+def _sent_host_and_port(url: str) -> set[tuple[str, int]]:
+    """Where requests would connect for ``url``: as urllib3 parses it and as its adapter re-reads it."""
+    from urllib.parse import urlsplit
+
+    from requests.models import PreparedRequest
+    from urllib3.util import parse_url
+
+    prepared = PreparedRequest()
+    prepared.prepare_url(url, None)
+    sent = str(prepared.url)
+    seen = set()
+    for raw in (url, sent):
+        parsed = parse_url(raw)
+        seen.add(((parsed.host or "").strip("[]").lower(), parsed.port or 443))
+        split = urlsplit(raw)
+        seen.add(((split.hostname or "").lower(), split.port or 443))
+    return seen
+
+
+def check_trusted_url(url: str, settings: ProviderSettings) -> TrustedUrl:
+    """Check a URL that will receive a secret and return its parts; raises :class:`ValueError` saying why not.
+
+    The URL must be plain https with an allow-listed host (see the parser rule above ``TrustedUrl``).
+
+    :param url: the URL as found in a connection field, a Salesforce answer or a redirect.
+    :param settings: the ``[sf360]`` options (``allowed_hosts``).
+    """
+    checked = _split_checked(url)
+    if not is_allowed_host(checked.host, settings):
+        raise UrlRefusedError(
+            f"{checked.host!r} is not a Salesforce host; tokens are only sent to Salesforce domains "
+            "or to hosts an admin lists in the [sf360] allowed_hosts option"
+        )
+    try:
+        sent = _sent_host_and_port(checked.url)
+    except Exception:  # any parser failure means the URL is not plain enough
+        raise UrlRefusedError("cannot be read by the HTTP client") from None
+    if sent != {(checked.host, checked.port or 443)}:
+        raise UrlRefusedError("is read differently by the HTTP client than by this check")
+    return checked
+
+
+def url_problem(url: str, settings: ProviderSettings) -> str | None:
+    """Say what is wrong with a URL that will receive tokens, or return None when it is fine."""
+    try:
+        check_trusted_url(url, settings)
+    except UrlRefusedError as refused:
+        return f"{_shown(url)} {refused}"
+    return None
+
+
+def _shown(url: str) -> str:
+    """The URL for a message: repr (control characters escaped), cut to a readable length."""
+    return repr(url if len(url) <= 120 else url[:120] + "...")
+
+
+def rebuild_trusted_url(url: str, settings: ProviderSettings, what: str) -> str:
+    """The URL rebuilt from its checked parts (path kept as is), or raise :class:`UntrustedHostError`.
+
+    :param url: the URL that will receive a secret.
+    :param settings: the ``[sf360]`` options.
+    :param what: what the URL is, for the message (e.g. "token endpoint").
+    """
+    try:
+        return check_trusted_url(url, settings).url
+    except UrlRefusedError as refused:
+        raise UntrustedHostError(f"Refusing to send a token to the {what}: {_shown(url)} {refused}.") from None
+
+
+def require_trusted_url(url: str, settings: ProviderSettings, what: str) -> str:
+    """The rebuilt URL without a trailing slash, or raise :class:`UntrustedHostError` naming ``what``.
+
+    :param url: the URL that will receive a secret.
+    :param settings: the ``[sf360]`` options.
+    :param what: what the URL is, for the message (e.g. "token endpoint").
+    """
+    return rebuild_trusted_url(url, settings, what).rstrip("/")
 
 
 def is_sandbox_my_domain(host: str) -> bool:

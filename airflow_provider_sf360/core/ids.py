@@ -13,6 +13,10 @@ ORG_PREFIX = "00D"
 USER_PREFIX = "005"
 
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
+CHECKSUM_MISMATCH = (
+    "checksum mismatch: its last 3 characters do not match the upper and lower case letters of the first 15 "
+    "(a mistyped character or a changed case)"
+)
 _PREFIX_NAMES = {ORG_PREFIX: "Org ID", USER_PREFIX: "User ID"}
 
 
@@ -45,16 +49,33 @@ def _restore_case(id18: str) -> str:
             if bits & (1 << j):
                 pos = chunk * 5 + j
                 if not chars[pos].isalpha():
-                    raise InvalidSalesforceIdError("its last 3 characters (the checksum) do not match the first 15")
+                    raise InvalidSalesforceIdError(CHECKSUM_MISMATCH)
                 chars[pos] = chars[pos].upper()
     return "".join(chars) + suffix
+
+
+def _uniformly_cased(text: str) -> bool:
+    """True when the letters of ``text`` are all lower case or all upper case (the case was changed wholesale)."""
+    return text == text.lower() or text == text.upper()
 
 
 def canonical_id(value: str) -> str:
     """Return the canonical 18-character form of a 15- or 18-character Salesforce ID.
 
-    15-character IDs are case-sensitive and taken as typed; 18-character IDs are case-insensitive
-    and their original case is restored from the checksum. Surrounding whitespace is ignored.
+    The rule, so that a typo is never turned into another record's ID:
+
+    - 15 characters: case-sensitive, taken exactly as typed.
+    - 18 characters whose last 3 characters (the checksum, compared case-insensitively) match the case of
+      the first 15 as typed: accepted as typed.
+    - 18 characters whose characters 4 to 15 (after the 3-character key prefix, often typed as ``00D``)
+      are uniformly cased (all lower or all upper case letters, as when a tool or a person changed the case
+      of the whole ID): the case is restored from the checksum, which is what the checksum is for. (A typo
+      in the checksum of such an ID cannot be told from another ID; the identity check at setup then
+      reports the other org or user.)
+    - 18 characters in mixed case that disagree with their checksum: refused as a checksum mismatch, never
+      rewritten, since the mixed case shows the typed case is meant.
+
+    Surrounding whitespace is ignored.
     """
     text = value.strip()
     if not text:
@@ -65,10 +86,23 @@ def canonical_id(value: str) -> str:
         return to18(text)
     if len(text) != 18:
         raise InvalidSalesforceIdError(f"it has {len(text)} characters; a Salesforce ID has 15 or 18")
+    body, suffix = text[:15], text[15:].upper()
+    if checksum(body) == suffix:
+        return body + suffix
+    if not _uniformly_cased(body[3:]):
+        raise InvalidSalesforceIdError(CHECKSUM_MISMATCH)
     restored = _restore_case(text)
     if to18(restored[:15]) != restored:
-        raise InvalidSalesforceIdError("its last 3 characters (the checksum) do not match the first 15")
+        raise InvalidSalesforceIdError(CHECKSUM_MISMATCH)
     return restored
+
+
+def id_pattern(prefix: str) -> str:
+    """A JSON-schema (ECMAScript) ``pattern`` for a 15- or 18-character ID with key ``prefix``, for forms.
+
+    :param prefix: the 3-character key prefix, e.g. :data:`ORG_PREFIX`.
+    """
+    return f"^{prefix}[a-zA-Z0-9]{{12}}(?:[a-zA-Z0-9]{{3}})?$"
 
 
 def _article(noun: str) -> str:
@@ -91,11 +125,12 @@ def parse_id(value: str, prefix: str, field_label: str) -> str:
         ) from None
     if id18[:3] != prefix:
         other = _PREFIX_NAMES.get(id18[:3])
-        looks_like = f"this looks like {_article(other)} {other}" if other else f"it starts with {id18[:3]!r}"
-        raise InvalidSalesforceIdError(
-            f"{field_label}: {value.strip()!r} is not {wanted}: {looks_like}; "
-            f"{kind}s start with {prefix}. Check that the Org ID and User ID fields are not swapped."
-        )
+        if other:
+            hint = (f"this looks like {_article(other)} {other}; {kind}s start with {prefix}. "
+                    "Check that the Org ID and User ID fields are not swapped.")
+        else:
+            hint = f"it starts with {id18[:3]!r}; {kind}s start with {prefix} (IDs are case-sensitive)."
+        raise InvalidSalesforceIdError(f"{field_label}: {value.strip()!r} is not {wanted}: {hint}")
     return id18
 
 

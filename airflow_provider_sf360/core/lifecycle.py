@@ -1,23 +1,16 @@
-"""The product's four actions (set up, reset, test access, delete) and token renewal, for one credential.
+"""The product's four actions (set up, reset, test access, delete) for one credential.
 
-Pure logic over two injected parts: :class:`SalesforceOAuthClient` (the network) and a :class:`StateStore`
-(where the token lives and how acquisitions are serialised). The hook, the operators, the UI page and the
+Pure logic over injected parts: the :class:`TokenMinter` (tokens and the network), an :class:`ActionStore`
+(where the token and the action records live), the :class:`CredentialLock` and a :class:`Renewer` (how a
+token is renewed where this code runs; see ``core/renewal.py``). The hook, the operators, the UI page and the
 CLI all call these methods, so every behaviour is written once.
-
-Renewal protocol (refresh token rotation safe, see README "How concurrent tasks share one token"):
-1. read the stored token; if it is active and not near its end, use it: no lock, no Salesforce call;
-2. otherwise take the credential lock, read again, and use the stored token if another task renewed it;
-3. else redeem the refresh token (or mint a new JWT / client-credentials token), store the answer
-   (the new refresh token first of all), release the lock, and only then use the new access token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -26,16 +19,21 @@ from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL, AuthFl
 from airflow_provider_sf360.core.errors import (
     AuthorizationDeniedError,
     IdentityMismatchError,
-    NotSetUpError,
     SalesforceUnreachableError,
     SF360Error,
     TokenRevokedError,
 )
 from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+from airflow_provider_sf360.core.renewal import (
+    CredentialLock,
+    Renewer,
+    TokenMinter,
+    TokenStore,
+    not_set_up,
+)
 from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus
 
 PENDING_AUTHORIZATION_SECONDS = 600
-REFRESH_MARGIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,19 +47,15 @@ class PendingAuthorization:
     requested_by: str | None = None
 
 
-class StateStore(Protocol):
-    """Where one credential's token lives; implemented with Airflow Variables in ``store/``."""
+class ActionStore(TokenStore, Protocol):
+    """The token state plus what the actions keep: pending web-flow verifiers and the last test result."""
 
-    def load(self) -> TokenState | None: ...
-    def save(self, state: TokenState) -> None: ...
-    def clear(self) -> None: ...
-    def locked(self) -> AbstractContextManager[None]: ...
-    def locked_on_host(self) -> AbstractContextManager[None]: ...
     def save_pending(self, state_param: str, pending: PendingAuthorization) -> None: ...
     def pop_pending(self, state_param: str) -> PendingAuthorization | None: ...
     def load_test_record(self) -> dict[str, Any] | None: ...
     def save_test_record(self, record: dict[str, Any]) -> None: ...
     def clear_test_record(self) -> None: ...
+    def forget_pending(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -86,161 +80,47 @@ class ActionResult:
         }
 
 
-def _fingerprint(secret: str | None) -> str | None:
-    return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else None
-
-
-def _not_set_up(creds: SF360Credentials) -> NotSetUpError:
-    return NotSetUpError(
-        f"No OAuth token is set up for connection {creds.conn_id!r} (org {creds.org_id}, user {creds.user_id}). "
-        "Set up the OAuth token: the 'Salesforce 360' page in the Airflow UI, `sf360 setup "
-        f"{creds.conn_id}`, or the SF360SetupOAuthOperator."
-    )
-
-
 class CredentialLifecycle:
-    """Token acquisition, renewal and the four actions for one connection's credentials."""
+    """The four actions for one connection's credentials, and the tokens API clients use.
+
+    :param minter: token logic for the connection's credentials.
+    :param store: where the token state and the action records live.
+    :param lock: the credential lock of the place this runs in.
+    :param renewer: how a token that cannot be used as it is gets replaced here.
+    :param auto_setup: obtain a first token when none is stored (default: the flows that need no person).
+    """
 
     def __init__(
         self,
-        credentials: SF360Credentials,
-        client: SalesforceOAuthClient,
-        store: StateStore,
+        minter: TokenMinter,
+        store: ActionStore,
+        lock: CredentialLock,
+        renewer: Renewer,
         *,
-        session_timeout: float,
-        auto_setup: bool | None = None,
-        refresh_margin: float = REFRESH_MARGIN_SECONDS,
-        clock: Callable[[], float] = time.time,
+        auto_setup: bool,
     ) -> None:
-        self.credentials = credentials
-        self.client = client
+        self.minter = minter
+        self.credentials: SF360Credentials = minter.credentials
+        self.client: SalesforceOAuthClient = minter.client
         self.store = store
-        self.session_timeout = session_timeout
-        self.refresh_margin = refresh_margin
-        self.clock = clock
-        machine_flows = (AuthFlow.JWT_BEARER, AuthFlow.CLIENT_CREDENTIALS)
-        self.auto_setup = credentials.auth_flow in machine_flows if auto_setup is None else auto_setup
+        self.lock = lock
+        self.renewer = renewer
+        self.auto_setup = auto_setup
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.minter.clock
 
     # ================================================================ tokens for API calls
     def current_token(self) -> TokenState:
-        """A stored token that is active and not near its end; renews it (once, under the lock) if needed."""
-        state = self.store.load()
-        if state is not None and state.is_usable(self.refresh_margin, self.clock()):
-            return state
-        return self._renew(None, state)
+        """A stored token that is active and not near its end; renewed (once, under the lock) if needed."""
+        if (usable := self.minter.usable(self.store.load())) is not None:
+            return usable
+        return self.renewer.renew(None)
 
     def renew(self, stale_access_token: str | None) -> TokenState:
         """Replace a token Salesforce refused (``stale_access_token``) or one near its end."""
-        return self._renew(stale_access_token, self.store.load())
-
-    def _usable_as_is(self, state: TokenState | None, stale_access_token: str | None) -> TokenState | None:
-        """``state`` if it can be used as it is (e.g. another task renewed it), else None; raises if revoked."""
-        if state is None:
-            return None
-        self._raise_if_unusable(state)  # revoked or mismatched: fail at once, no lock, no Salesforce call
-        usable = state.is_usable(self.refresh_margin, self.clock()) and state.access_token != stale_access_token
-        return state if usable else None
-
-    def _renew(self, stale_access_token: str | None, state: TokenState | None) -> TokenState:
-        if (usable := self._usable_as_is(state, stale_access_token)) is not None:
-            return usable
-        # Waiters on this host queue on the cheap host lock and re-read; only one takes the cross-host lease.
-        with self.store.locked_on_host():
-            if (usable := self._usable_as_is(self.store.load(), stale_access_token)) is not None:
-                return usable
-            with self.store.locked():
-                return self._renew_holding_lock(stale_access_token)
-
-    def _renew_holding_lock(self, stale_access_token: str | None) -> TokenState:
-        state = self.store.load()
-        if state is None:
-            if not self.auto_setup:
-                raise _not_set_up(self.credentials)
-            return self._store_new(self._acquire_without_browser(None), previous=None, set_up_by="auto")
-        if (usable := self._usable_as_is(state, stale_access_token)) is not None:
-            return usable  # renewed on another host while we waited for the lease
-        try:
-            response = self._renewal_response(state)
-            self.client.check_identity(response)
-        except (TokenRevokedError, IdentityMismatchError) as exc:
-            status = TokenStatus.REVOKED if isinstance(exc, TokenRevokedError) else TokenStatus.IDENTITY_MISMATCH
-            self.store.save(state.with_status(status, str(exc)))
-            raise
-        renewed = self._state_from(response, previous=state, set_up_by=state.set_up_by)
-        self.store.save(renewed)  # the rotated refresh token is stored before anyone uses the access token
-        return renewed
-
-    def _raise_if_unusable(self, state: TokenState) -> None:
-        if state.status is TokenStatus.REVOKED:
-            detail = state.status_detail or "Salesforce refused it."
-            advice = "" if "set up the oauth token again" in detail.lower() else " Set up the OAuth token again."
-            raise TokenRevokedError(
-                f"The OAuth token of connection {self.credentials.conn_id!r} was revoked or expired: {detail}{advice}"
-            )
-        if state.status is TokenStatus.IDENTITY_MISMATCH:
-            raise IdentityMismatchError(state.status_detail or "The stored token belongs to another org or user.")
-
-    def _renewal_response(self, state: TokenState) -> TokenResponse:
-        flow = self.credentials.auth_flow
-        if flow in (AuthFlow.JWT_BEARER, AuthFlow.CLIENT_CREDENTIALS):
-            return self._acquire_without_browser(state)
-        if not state.refresh_token:
-            raise TokenRevokedError(
-                f"Connection {self.credentials.conn_id!r} has no refresh token (the Connected App must allow the "
-                "'refresh_token, offline_access' scope). Set up the OAuth token again."
-            )
-        return self.client.redeem_refresh_token(state.refresh_token)
-
-    def _acquire_without_browser(self, previous: TokenState | None) -> TokenResponse:
-        """JWT, client credentials or the seed refresh token: the flows that need no person."""
-        creds = self.credentials
-        if creds.auth_flow is AuthFlow.JWT_BEARER:
-            return self.client.jwt_bearer()
-        if creds.auth_flow is AuthFlow.CLIENT_CREDENTIALS:
-            return self.client.client_credentials()
-        if creds.auth_flow is AuthFlow.REFRESH_TOKEN:
-            seed = creds.refresh_token or ""
-            already_redeemed = previous is not None and previous.seed_hash == _fingerprint(seed)
-            # With rotation a seed redeemed once is dead; presenting it again would revoke the whole family.
-            if already_redeemed and previous is not None and previous.refresh_token:
-                return self.client.redeem_refresh_token(previous.refresh_token)
-            return self.client.redeem_refresh_token(seed)
-        raise _not_set_up(creds)
-
-    def _state_from(self, response: TokenResponse, previous: TokenState | None, set_up_by: str | None) -> TokenState:
-        org_id, user_id = self.client.check_identity(response)
-        expires_at = self.client.introspect_expiry(response.access_token) or (
-            response.issued_at + self.session_timeout
-        )
-        refresh_token = response.refresh_token or (previous.refresh_token if previous else None)
-        if self.credentials.auth_flow is AuthFlow.REFRESH_TOKEN and not refresh_token:
-            refresh_token = self.credentials.refresh_token
-        return TokenState(
-            status=TokenStatus.ACTIVE,
-            access_token=response.access_token,
-            refresh_token=refresh_token,
-            instance_url=response.instance_url,
-            identity_url=response.identity_url,
-            org_id=org_id,
-            user_id=user_id,
-            auth_flow=self.credentials.auth_flow.value,
-            issued_at=response.issued_at,
-            expires_at=expires_at,
-            generation=(previous.generation + 1) if previous else 1,
-            username=previous.username if previous else None,
-            set_up_at=previous.set_up_at if previous and previous.set_up_at else self.clock(),
-            set_up_by=set_up_by,
-            seed_hash=_fingerprint(self.credentials.refresh_token)
-            if self.credentials.auth_flow is AuthFlow.REFRESH_TOKEN
-            else None,
-        )
-
-    def _store_new(self, response: TokenResponse, previous: TokenState | None, set_up_by: str | None) -> TokenState:
-        fresh = self._state_from(response, previous=None, set_up_by=set_up_by)
-        if previous is not None and self.credentials.auth_flow is AuthFlow.REFRESH_TOKEN:
-            fresh = replace(fresh, generation=previous.generation + 1)
-        self.store.save(fresh)
-        return fresh
+        return self.renewer.renew(stale_access_token)
 
     def token_source(self) -> CachedTokenSource:
         """Tokens for one API client: kept in memory while valid, renewed through the store when not."""
@@ -291,7 +171,11 @@ class CredentialLifecycle:
                 "The authorization response was started for another connection; start the setup again."
             )
         response = self.client.exchange_code(code, pending.code_verifier, pending.redirect_uri)
-        return self._finish_setup(response, set_up_by or pending.requested_by)
+        self.minter.verify_identity(response)  # before taking the lock; revokes the token if it is someone else's
+        with self.lock.exclusive() as locked:
+            previous = locked.load()
+            state = self._store_setup(locked, response, previous, set_up_by or pending.requested_by)
+        return self._report_setup(previous, state)
 
     def setup(self, authorization_response: str | None = None, set_up_by: str | None = None) -> ActionResult:
         """Obtain a token by the connection's flow, verify its identity, store it and report."""
@@ -307,14 +191,23 @@ class CredentialLifecycle:
                 "Allow; then complete the setup with the URL Salesforce redirects to.",
                 authorize_url=url,
             )
-        previous = self.store.load()
-        return self._finish_setup(self._acquire_without_browser(previous), set_up_by)
+        with self.lock.exclusive() as locked:
+            previous = locked.load()
+            response = self.minter.grant(previous, on_sending=self.store.save)
+            state = self._store_setup(locked, response, previous, set_up_by)
+        return self._report_setup(previous, state)
 
-    def _finish_setup(self, response: TokenResponse, set_up_by: str | None) -> ActionResult:
-        self.client.check_identity(response)  # raises before anything is stored
-        with self.store.locked():
-            previous = self.store.load()
-            state = self._store_new(response, previous, set_up_by)
+    def _store_setup(
+        self, locked: TokenStore, response: TokenResponse, previous: TokenState | None, set_up_by: str | None
+    ) -> TokenState:
+        """Check the new token's identity (revoking it if it is someone else's) and store it."""
+        state = self.minter.state_from(response, previous=None, set_up_by=set_up_by)  # checks identity first
+        if previous is not None:
+            state = replace(state, generation=previous.generation + 1)
+        locked.save(state)
+        return state
+
+    def _report_setup(self, previous: TokenState | None, state: TokenState) -> ActionResult:
         revoked_previous = False
         if previous and previous.refresh_token and previous.refresh_token != state.refresh_token:
             revoked_previous = self._revoke_quietly(previous.refresh_token, previous.instance_url)
@@ -353,6 +246,7 @@ class CredentialLifecycle:
         """Revoke access and refresh tokens and remove the stored token permanently."""
         had_token, revoked = self._revoke_and_clear()
         self.store.clear_test_record()
+        self.store.forget_pending()
         message = (
             f"Deleted the OAuth token of connection {self.credentials.conn_id!r}"
             f"{' (revoked at Salesforce)' if revoked else ''}."
@@ -363,15 +257,15 @@ class CredentialLifecycle:
 
     def _revoke_and_clear(self) -> tuple[bool, bool]:
         """Revoke and forget the stored token; returns (there was one, Salesforce revoked something)."""
-        with self.store.locked():
-            state = self.store.load()
+        with self.lock.exclusive() as locked:
+            state = locked.load()
             revoked = False
             if state is not None:
                 for token in (state.refresh_token, state.access_token):
                     if token:
                         # Transient failures raise here and keep the state, so that nothing is lost.
                         revoked = self.client.revoke(token, state.instance_url) or revoked
-            self.store.clear()
+            locked.clear()
         return state is not None, revoked
 
     # ================================================================ test access
@@ -398,9 +292,9 @@ class CredentialLifecycle:
     def _probe(self, allow_refresh: bool) -> dict[str, Any]:
         state = self.store.load()
         if state is None and not (allow_refresh and self.auto_setup):
-            raise _not_set_up(self.credentials)
+            raise not_set_up(self.credentials)
         if state is not None:
-            self._raise_if_unusable(state)
+            self.minter.raise_if_unusable(state)
         if allow_refresh:
             state = self.current_token()
         elif state is None or not state.is_usable(0, self.clock()):
@@ -440,7 +334,7 @@ class CredentialLifecycle:
     def _probe_refresh_token_only(self, state: TokenState | None) -> dict[str, Any]:
         """Side-effect-free check for the Test button: never redeem a (possibly rotating) refresh token."""
         if state is None:
-            raise _not_set_up(self.credentials)
+            raise not_set_up(self.credentials)
         active = self.client.introspect_active(state.refresh_token) if state.refresh_token else None
         if active is False:
             raise TokenRevokedError(
@@ -490,7 +384,7 @@ class CachedTokenSource:
 
     def current_state(self) -> TokenState:
         state = self._state
-        if state is None or not state.is_usable(self.lifecycle.refresh_margin, self.lifecycle.clock()):
+        if state is None or self.lifecycle.minter.usable(state) is None:
             state = self._state = self.lifecycle.current_token()
         return state
 

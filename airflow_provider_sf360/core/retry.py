@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError
+from airflow_provider_sf360.core.options import default
 
 T = TypeVar("T")
 
@@ -26,9 +27,9 @@ class TransientFailureError(Exception):
 class RetryPolicy:
     """At most ``attempts`` tries; waits ``base_delay * 2**n`` (jittered, capped at ``max_delay``)."""
 
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
+    attempts: int = int(default("max_attempts"))
+    base_delay: float = float(default("retry_base_delay"))
+    max_delay: float = float(default("retry_max_delay"))
     sleep: Callable[[float], None] = time.sleep
 
     def delay(self, attempt: int, retry_after: float | None) -> float:

@@ -74,13 +74,17 @@ class TokenState:
     set_up_by: str | None = None
     status_detail: str | None = None
     seed_hash: str | None = None  # refresh_token flow: which seed from the connection was redeemed
+    # Fingerprint of the refresh token whose grant was sent and not yet answered (written before sending, cleared
+    # with the answer): if it is still here, a renewal crashed or lost its answer, and the token must be checked
+    # before it is presented again (it may have been consumed).
+    unconfirmed_grant: str | None = None
 
     def seconds_left(self, now: float | None = None) -> float:
         return self.expires_at - (time.time() if now is None else now)
 
     def is_usable(self, margin: float, now: float | None = None) -> bool:
         """True when active and not within ``margin`` seconds (at most a fifth of its lifetime) of its end."""
-        margin = min(margin, (self.expires_at - self.issued_at) / 5)
+        margin = max(0.0, min(margin, (self.expires_at - self.issued_at) / 5))  # a clock ahead: never negative
         return self.status is TokenStatus.ACTIVE and self.seconds_left(now) > margin
 
     def with_status(self, status: TokenStatus, detail: str | None = None) -> TokenState:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_sf360.core.connection_type import CONN_TYPE, DEFAULT_CONN_ID, HOOK_NAME
 from airflow_provider_sf360.core.credentials import SF360Credentials, credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import SF360Error
 from airflow_provider_sf360.core.lifecycle import ActionResult, CredentialLifecycle
@@ -23,16 +24,21 @@ from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.exceptions import for_airflow
 from airflow_provider_sf360.settings import (
     assumed_session_timeout,
+    lock_wait_timeout,
     provider_settings,
+    refresh_timeout,
+    renewal_mode,
     request_timeout,
     retry_policy,
 )
-from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, variable_backend
+from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, running_in_test_supervisor
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
 
     from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+    from airflow_provider_sf360.core.renewal import TokenMinter
+    from airflow_provider_sf360.store.token_store import VariableTokenStore
 
 T = TypeVar("T")
 
@@ -84,9 +90,9 @@ class SF360Hook(BaseHook):
     """
 
     conn_name_attr = "sf360_conn_id"
-    default_conn_name = "sf360_default"
-    conn_type = "sf360"
-    hook_name = "Salesforce 360 (OAuth)"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
 
     def __init__(
         self,
@@ -130,22 +136,61 @@ class SF360Hook(BaseHook):
             provider_settings(),
             retry=self.retry or retry_policy(),
             timeout=request_timeout(),
+            refresh_timeout=refresh_timeout(),
             mask=_mask,
         )
 
     @cached_property
     def lifecycle(self) -> CredentialLifecycle:
-        from airflow_provider_sf360.store.token_store import VariableTokenStore
+        """The actions and token renewal, wired for where this runs (see :meth:`_renewal_parts`)."""
+        from airflow_provider_sf360.core.renewal import MACHINE_FLOWS, TokenMinter
 
-        variables = self._variables or variable_backend()
-        store = VariableTokenStore(self.credentials.state_key, variables, mask=_mask)
-        return CredentialLifecycle(
-            self.credentials,
-            self.oauth_client,
-            store,
-            session_timeout=assumed_session_timeout(),
-            auto_setup=self.auto_setup,
-        )
+        minter = TokenMinter(self.credentials, self.oauth_client, session_timeout=assumed_session_timeout())
+        auto_setup = self.credentials.auth_flow in MACHINE_FLOWS if self.auto_setup is None else self.auto_setup
+        store, lock, renewer = self._renewal_parts(minter, auto_setup)
+        return CredentialLifecycle(minter, store, lock, renewer, auto_setup=auto_setup)
+
+    def _renewal_parts(self, minter: TokenMinter, auto_setup: bool) -> tuple[VariableTokenStore, Any, Any]:
+        """Store, lock and renewer for this process.
+
+        - Server side (api-server, CLI, scheduler): Variables through the metadata DB; the credential lock is a
+          row lock in the metadata DB (the host lock on SQLite).
+        - A task: Variables through the Task SDK. Refresh-token flows ask the api-server to renew (it takes the
+          DB lock for everyone); under ``dag.test()``/``airflow tasks test`` (or ``[sf360] renewal = local``)
+          the task renews itself under the host lock, which is correct on one host. JWT bearer and client
+          credentials renew in the task under the host lock: they hold no refresh token to lose.
+        """
+        from airflow_provider_sf360.core.renewal import LockingRenewer
+        from airflow_provider_sf360.metrics import StatsMetrics
+        from airflow_provider_sf360.store.locks import HostCredentialLock, HostLock
+        from airflow_provider_sf360.store.token_store import VariableTokenStore
+        from airflow_provider_sf360.store.variables import MetadataDbVariables, TaskVariables
+
+        state_key = self.credentials.state_key
+        host_lock = HostLock(state_key, wait_seconds=lock_wait_timeout())
+        metrics = StatsMetrics()
+        in_task = running_in_task() if self._variables is None else isinstance(self._variables, TaskVariables)
+        if not in_task:
+            from airflow_provider_sf360.store.db_lock import DatabaseCredentialLock
+
+            store = VariableTokenStore(state_key, self._variables or MetadataDbVariables(), mask=_mask)
+            lock: Any = DatabaseCredentialLock(store, host_lock, mask=_mask)
+            return store, lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
+        store = VariableTokenStore(state_key, self._variables or TaskVariables(), mask=_mask)
+        lock = HostCredentialLock(store, host_lock)
+        if minter.holds_refresh_token and self._renews_through_api_server():
+            from airflow_provider_sf360.store.renewal_client import QUEUE_PREFIX, ApiServerRenewer
+
+            # Its own host lock: a task that holds the renewers' lock while the api-server on the same host waits
+            # for that lock would deadlock (LocalExecutor, or a worker next to the api-server).
+            queue = HostLock(QUEUE_PREFIX + state_key, wait_seconds=lock_wait_timeout())
+            return store, lock, ApiServerRenewer(minter, store, queue, metrics=metrics)
+        return store, lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
+
+    @staticmethod
+    def _renews_through_api_server() -> bool:
+        mode = renewal_mode()
+        return mode == "api_server" or (mode == "auto" and not running_in_test_supervisor())
 
     # ---------------------------------------------------------------- the client
     @_airflow_errors

@@ -7,42 +7,79 @@ task, without retries for permanent causes, when the action did not succeed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_sf360.core.connection_type import DEFAULT_CONN_ID
 from airflow_provider_sf360.core.lifecycle import ActionResult
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = [
+    "SF360DeleteOAuthOperator",
+    "SF360ResetOAuthOperator",
+    "SF360SetupOAuthOperator",
+    "SF360TestAccessOperator",
+]
+
 
 class _SF360ActionOperator(BaseOperator):
-    """Runs one hook action and turns its result into an XCom, or a failed task."""
+    """Runs one hook action and turns its result into an XCom, or a failed task.
+
+    :param sf360_conn_id: the ``sf360`` connection to act on (templated); default ``sf360_default``.
+    :param kwargs: the usual ``BaseOperator`` arguments (``task_id``, ``retries``...).
+    """
 
     template_fields: Sequence[str] = ("sf360_conn_id",)
     ui_color = "#e3f1fc"
 
-    def __init__(self, *, sf360_conn_id: str = SF360Hook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, *, sf360_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sf360_conn_id = sf360_conn_id
 
     def run_action(self, hook: SF360Hook) -> ActionResult:
+        """Run this operator's action with ``hook``; subclasses implement it.
+
+        :param hook: the hook of ``sf360_conn_id``.
+        :return: the action's result; ``ok`` False fails the task.
+        """
         raise NotImplementedError
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Run the action and return its result as the ``return_value`` XCom (never a secret).
+
+        :param context: the task's Airflow context (not used: everything comes from the connection).
+        :return: ``ActionResult.to_dict()``: ``action``, ``conn_id``, ``ok``, ``status``, ``message`` and details.
+        :raises AirflowFailException: when the action did not succeed (no retries: a person must act).
+        :raises SF360Error: from the hook; permanent causes are ``AirflowFailException`` subclasses (no
+            retries), ``SalesforceUnreachableError`` may be retried by Airflow.
+        """
         hook = SF360Hook(sf360_conn_id=self.sf360_conn_id)
         result = self.run_action(hook)
         self.log.info("%s: %s", result.action, result.message)
+        from airflow_provider_sf360.store.audit import record_task_action
+
+        record_task_action(result.action, result.conn_id, result.ok, result.message, context)
         if not result.ok:
             raise AirflowFailException(result.message)
         return result.to_dict()
 
 
 class SF360SetupOAuthOperator(_SF360ActionOperator):
-    """Set up the OAuth token by the connection's flow.
+    """Set up the OAuth token by the connection's flow, verifying that it belongs to the connection's org and user.
 
-    For ``authorization_code`` pass ``authorization_response`` (the URL Salesforce redirected to after a
-    sign-in started with ``SF360Hook.authorization_url()``); without it the task fails with the URL to open.
+    For ``jwt_bearer``, ``client_credentials`` and ``refresh_token`` no person is needed. For
+    ``authorization_code`` pass ``authorization_response`` (the URL Salesforce redirected to after a sign-in
+    started with ``SF360Hook.authorization_url()``); without it the task fails with the URL to open.
+
+    :param authorization_response: ``authorization_code`` only: the callback URL with ``code`` and ``state``
+        (templated, e.g. ``"{{ params.redirect_url }}"``).
+    :param sf360_conn_id: the ``sf360`` connection to set up (templated); default ``sf360_default``.
+    :param kwargs: the usual ``BaseOperator`` arguments.
     """
 
     template_fields: Sequence[str] = ("sf360_conn_id", "authorization_response")
@@ -52,6 +89,11 @@ class SF360SetupOAuthOperator(_SF360ActionOperator):
         self.authorization_response = authorization_response
 
     def run_action(self, hook: SF360Hook) -> ActionResult:
+        """Set up the token; an ``authorization_code`` connection without a response fails with the URL to open.
+
+        :param hook: the hook of ``sf360_conn_id``.
+        :return: the setup's result, recorded as set up by this task.
+        """
         result = hook.setup(authorization_response=self.authorization_response or None, set_up_by=self.task_id)
         if result.status == "authorization_required":
             url = result.details.get("authorize_url")
@@ -60,25 +102,56 @@ class SF360SetupOAuthOperator(_SF360ActionOperator):
 
 
 class SF360ResetOAuthOperator(_SF360ActionOperator):
-    """Revoke and clear the OAuth token, keeping every connection field; ``setup_again`` rotates it."""
+    """Revoke and clear the OAuth token, keeping every connection field.
+
+    :param setup_again: also obtain a new token at once (rotation; machine flows only); default False.
+    :param sf360_conn_id: the ``sf360`` connection to reset (templated); default ``sf360_default``.
+    :param kwargs: the usual ``BaseOperator`` arguments.
+    """
 
     def __init__(self, *, setup_again: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.setup_again = setup_again
 
     def run_action(self, hook: SF360Hook) -> ActionResult:
+        """Reset the token (and set it up again when ``setup_again``).
+
+        :param hook: the hook of ``sf360_conn_id``.
+        :return: the reset's result.
+        """
         return hook.reset(setup_again=self.setup_again, set_up_by=self.task_id)
 
 
 class SF360TestAccessOperator(_SF360ActionOperator):
-    """Check that Salesforce accepts the token; fails with the reason (not set up, revoked, mismatch, unreachable)."""
+    """Check that Salesforce accepts the token; fails with the reason (not set up, revoked, mismatch, unreachable).
+
+    :param sf360_conn_id: the ``sf360`` connection to test (templated); default ``sf360_default``.
+    :param kwargs: the usual ``BaseOperator`` arguments.
+    """
 
     def run_action(self, hook: SF360Hook) -> ActionResult:
+        """Call Salesforce with the token (identity and one REST call).
+
+        :param hook: the hook of ``sf360_conn_id``.
+        :return: org, user, instance, API version, remaining daily API requests and round-trip time.
+        """
         return hook.test_access()
 
 
 class SF360DeleteOAuthOperator(_SF360ActionOperator):
-    """Revoke access and refresh tokens and remove the stored token permanently."""
+    """Revoke access and refresh tokens at Salesforce and remove the stored token permanently.
+
+    A task cannot edit a Connection in Airflow 3: the connection's own secret fields stay (remove them with the
+    Salesforce 360 page's Delete, ``sf360 delete`` or by editing the connection).
+
+    :param sf360_conn_id: the ``sf360`` connection whose token to delete (templated); default ``sf360_default``.
+    :param kwargs: the usual ``BaseOperator`` arguments.
+    """
 
     def run_action(self, hook: SF360Hook) -> ActionResult:
+        """Revoke and remove the token.
+
+        :param hook: the hook of ``sf360_conn_id``.
+        :return: the deletion's result.
+        """
         return hook.delete()

@@ -1,23 +1,28 @@
 """Signed, short-lived values for the page: the OAuth ``state``, the CSRF token and the flash message.
 
-All are HMAC-SHA256 signed with ``[api] secret_key`` (the key Airflow's api-server already keeps secret).
+All are made with itsdangerous (``URLSafeTimedSerializer``) keyed by ``[api] secret_key`` (the key Airflow's
+api-server already keeps secret), one salt per purpose so that a value made for one use fails for another.
 A state binds one connection, one Airflow user and a nonce, and expires after ``STATE_TTL_SECONDS``;
 single use is enforced by the hook, which pops the PKCE verifier stored under the state on first use.
+A CSRF token binds the user and the Airflow session (a digest of its ``_token`` JWT) and expires after
+``CSRF_TTL_SECONDS``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from itsdangerous import BadData, URLSafeTimedSerializer
+
 STATE_TTL_SECONDS = 600
 FLASH_TTL_SECONDS = 120
+CSRF_TTL_SECONDS = 8 * 3600
+MAX_SIGNED_LENGTH = 4096  # refuse oversized values before any decoding
 
 
 class InvalidStateError(ValueError):
@@ -35,34 +40,31 @@ def secret_key() -> bytes:
 _PROCESS_KEY = secrets.token_urlsafe(32)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(purpose: str, body: str, key: bytes | None = None) -> str:
-    digest = hmac.new(key or secret_key(), f"{purpose}|{body}".encode(), hashlib.sha256).digest()
-    return _b64(digest)
+def _serializer(purpose: str, key: bytes | None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key or secret_key(), salt=f"sf360-{purpose}")
 
 
 def sign(purpose: str, payload: dict[str, Any], key: bytes | None = None) -> str:
-    """``<base64 JSON>.<HMAC>``, the HMAC covering the purpose so values cannot be swapped between uses."""
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    return f"{body}.{_mac(purpose, body, key)}"
+    """A URL-safe signed value (payload, time and signature); the purpose is the salt."""
+    return str(_serializer(purpose, key).dumps(payload))
 
 
-def unsign(purpose: str, value: str, key: bytes | None = None) -> dict[str, Any]:
-    """The payload of a value made by :func:`sign`; raises :class:`InvalidStateError` when not genuine."""
-    body, _, mac = (value or "").partition(".")
-    if not body or not mac or not hmac.compare_digest(mac, _mac(purpose, body, key)):
+def unsign(purpose: str, value: str, key: bytes | None = None, max_age: int | None = None) -> dict[str, Any]:
+    """The payload of a value made by :func:`sign`; raises :class:`InvalidStateError` when not genuine.
+
+    :param purpose: the purpose the value was signed for.
+    :param value: the signed value.
+    :param key: the signing key (default ``[api] secret_key``).
+    :param max_age: refuse values signed longer ago than this many seconds.
+    """
+    if not value or len(value) > MAX_SIGNED_LENGTH:
         raise InvalidStateError("the value is not signed by this Airflow (forged or tampered with)")
     try:
-        payload = json.loads(_unb64(body))
-    except ValueError as exc:
-        raise InvalidStateError("the value is malformed") from exc
+        payload = _serializer(purpose, key).loads(value, max_age=max_age)
+    except BadData as exc:
+        if "expired" in type(exc).__name__.lower() or "age" in str(exc).lower():
+            raise InvalidStateError("the value has expired") from None
+        raise InvalidStateError("the value is not signed by this Airflow (forged or tampered with)") from None
     if not isinstance(payload, dict):
         raise InvalidStateError("the value is malformed")
     return payload
@@ -79,7 +81,13 @@ class OAuthState:
 
 
 def make_state(conn_id: str, username: str, ttl: float = STATE_TTL_SECONDS, key: bytes | None = None) -> str:
-    """A new signed state for one authorization attempt."""
+    """A new signed state for one authorization attempt.
+
+    :param conn_id: the connection being set up.
+    :param username: the Airflow user (or CLI actor) starting the setup.
+    :param ttl: seconds the sign-in may take.
+    :param key: the signing key (default ``[api] secret_key``).
+    """
     payload = {"c": conn_id, "u": username, "n": secrets.token_urlsafe(16), "e": int(time.time() + ttl)}
     return sign("oauth-state", payload, key)
 
@@ -98,19 +106,35 @@ def read_state(value: str, username: str | None = None, key: bytes | None = None
     return state
 
 
-def csrf_token(user_id: str) -> str:
-    """The per-user CSRF token put in every form of the page."""
-    return _mac("csrf", user_id)
+def session_digest(session_token: str | None) -> str:
+    """A short digest of the Airflow session's JWT (never the token itself) to bind CSRF tokens to."""
+    return hashlib.sha256((session_token or "").encode()).hexdigest()[:32]
 
 
-def csrf_ok(user_id: str, token: str | None) -> bool:
-    """Whether a submitted CSRF token belongs to this user."""
-    return bool(token) and hmac.compare_digest(str(token), csrf_token(user_id))
+def csrf_token(user_id: str, session_token: str | None = None, key: bytes | None = None) -> str:
+    """The CSRF token put in every form of the page: this user, this Airflow session, for ``CSRF_TTL_SECONDS``.
+
+    :param user_id: the Airflow user's id.
+    :param session_token: the ``_token`` cookie (or Bearer token) of the request.
+    :param key: the signing key (default ``[api] secret_key``).
+    """
+    return sign("csrf", {"u": user_id, "s": session_digest(session_token)}, key)
+
+
+def csrf_ok(user_id: str, token: str | None, session_token: str | None = None, key: bytes | None = None) -> bool:
+    """Whether a submitted CSRF token was made for this user and session and is not older than its window."""
+    try:
+        payload = unsign("csrf", token or "", key, max_age=CSRF_TTL_SECONDS)
+    except InvalidStateError:
+        return False
+    return payload.get("u") == user_id and hmac.compare_digest(
+        str(payload.get("s", "")), session_digest(session_token)
+    )
 
 
 def make_flash(ok: bool, message: str, user_id: str) -> str:
     """A signed one-off message for the page after a redirect (kept in a cookie, never in the URL)."""
-    return sign("flash", {"ok": ok, "m": message, "u": user_id, "e": int(time.time() + FLASH_TTL_SECONDS)})
+    return sign("flash", {"ok": ok, "m": message, "u": user_id})
 
 
 def read_flash(value: str | None, user_id: str) -> tuple[bool, str] | None:
@@ -118,9 +142,9 @@ def read_flash(value: str | None, user_id: str) -> tuple[bool, str] | None:
     if not value:
         return None
     try:
-        payload = unsign("flash", value)
+        payload = unsign("flash", value, max_age=FLASH_TTL_SECONDS)
     except InvalidStateError:
         return None
-    if payload.get("u") != user_id or float(payload.get("e", 0)) < time.time():
+    if payload.get("u") != user_id:
         return None
     return bool(payload.get("ok")), str(payload.get("m", ""))

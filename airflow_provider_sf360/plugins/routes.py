@@ -1,21 +1,31 @@
 """The FastAPI app behind the "Salesforce 360" page, mounted by Airflow's api-server under ``/sf360``.
 
-Airflow does not authenticate plugin apps, so every route declares Airflow's own dependencies: viewing
-needs read access to connections, every action (and the OAuth callback) needs edit access. Actions are
-POST forms carrying a per-user CSRF token; results come back through a signed flash cookie (Post/Redirect/
-Get), so no message, code, token or secret is ever put in a URL. All flow logic is the hook's.
+Airflow does not authenticate plugin apps, so every route requires an authenticated Airflow user, and every
+row and action is authorized per connection (with its team under ``[core] multi_team``) through Airflow's auth
+manager: reading a connection needs ``GET`` on it, acting on it ``PUT``. Actions are POST forms (FastAPI
+``Form()``) carrying a CSRF token bound to the user and the Airflow session; results come back through a signed
+flash cookie (Post/Redirect/Get), or as JSON for the page's script (bulk Test access, sign-in in a new tab), so
+no message, code, token or secret is ever put in a URL. HTML comes from Jinja2 templates with autoescape.
+All flow logic is the hook's; every action is written to Airflow's audit log (``store/audit.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_connection
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import anyio
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_authenticated
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_sf360.plugins import pages, renewal_api
@@ -28,44 +38,111 @@ from airflow_provider_sf360.plugins.oauth_state import (
     read_flash,
     read_state,
 )
-from airflow_provider_sf360.store import connections
+from airflow_provider_sf360.store import audit, connections
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
 log = logging.getLogger(__name__)
 
+PLUGIN_DIR = Path(__file__).resolve().parent
 FLASH_COOKIE = "sf360_flash"
 ACTIONS = ("setup", "reset", "test", "delete")
+AUDIT_EVENTS = {"setup": "setup", "reset": "reset", "test": "test_access", "delete": "delete"}
 CALLBACK_PATH = "/sf360/callback"
+PAGE_SIZE = 50
+BULK_TEST_CONCURRENCY = 4  # Test access calls running at once in the api-server's threads
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
-can_read = [Depends(requires_access_connection(method="GET"))]
-can_edit = [Depends(requires_access_connection(method="PUT"))]
-
+authenticated = [Depends(requires_authenticated())]
 router = APIRouter()
 Outcome = tuple[bool, str]
+templates = Environment(
+    loader=FileSystemLoader(PLUGIN_DIR / "templates"), autoescape=select_autoescape(default=True), auto_reload=False
+)
+templates.filters.update(pages.FILTERS)
+_test_limiter: anyio.CapacityLimiter | None = None
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """Bounds Test access calls across requests (created lazily inside the event loop)."""
+    global _test_limiter
+    if _test_limiter is None:
+        _test_limiter = anyio.CapacityLimiter(BULK_TEST_CONCURRENCY)
+    return _test_limiter
 
 
 # ------------------------------------------------------------------ helpers
+def _render(request: Request, name: str, title: str, **context: Any) -> str:
+    """A template of ``plugins/templates`` (autoescaped), with the page's static files and title."""
+    static = str(request.url_for("page")).rstrip("/") + "/static"
+    return templates.get_template(name).render(title=title, static=static, **context)
+
+
 def _page_url(request: Request) -> str:
     return str(request.url_for("page"))
 
 
+def _configured_base_url() -> str:
+    from airflow.configuration import conf
+
+    return (conf.get("api", "base_url", fallback="") or "").strip().rstrip("/")
+
+
 def _callback_url(request: Request, configured: str | None = None) -> str:
-    """The redirect URI: the connection's Callback URL when it points at this page, else this server's."""
+    """The redirect URI: the connection's Callback URL when it points at this page, else this server's.
+
+    This server's is built from ``[api] base_url`` when set, so it does not depend on the Host the browser used.
+    """
     if configured and urlsplit(configured).path.rstrip("/").endswith(CALLBACK_PATH):
         return configured
-    return str(request.url_for("callback"))
+    base = _configured_base_url()
+    return f"{base}{CALLBACK_PATH}" if base else str(request.url_for("callback"))
 
 
 def _connections_url(request: Request) -> str:
     return str(request.base_url).rstrip("/").removesuffix("/sf360") + "/connections"
 
 
-def _back_to_page(request: Request, user_id: str, outcome: Outcome) -> RedirectResponse:
+def _session_token(request: Request) -> str | None:
+    """The Airflow session's JWT (Bearer header first, then the ``_token`` cookie), as ``get_user`` reads it."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.cookies.get("_token")
+
+
+def _csrf(request: Request, user: Any) -> str:
+    return csrf_token(str(user.get_id()), _session_token(request))
+
+
+def _check_csrf(request: Request, user: Any, token: str | None) -> None:
+    if not csrf_ok(str(user.get_id()), token, _session_token(request)):
+        raise HTTPException(403, "Missing, expired or invalid CSRF token; reload the page and try again.")
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _flash_cookie_path(request: Request) -> str:
+    return urlsplit(_page_url(request)).path
+
+
+def _back_to_page(request: Request, user_id: str, outcome: Outcome, signin: bool = False) -> RedirectResponse:
     response = RedirectResponse(_page_url(request), status_code=303)
     response.set_cookie(
         FLASH_COOKIE,
-        make_flash(outcome[0], outcome[1], user_id),
+        make_flash(outcome[0], outcome[1][:1500], user_id) + ("~signin" if signin else ""),
         max_age=120,
-        path=urlsplit(_page_url(request)).path,
+        path=_flash_cookie_path(request),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -73,7 +150,7 @@ def _back_to_page(request: Request, user_id: str, outcome: Outcome) -> RedirectR
     return response
 
 
-def _run(action: Callable[[], Outcome]) -> Outcome:
+def _run(action: Callable[[], Any]) -> Any:
     """Run one hook action; provider errors become a failure message, anything else a generic one."""
     from airflow_provider_sf360.exceptions import SF360Error
 
@@ -86,17 +163,40 @@ def _run(action: Callable[[], Outcome]) -> Outcome:
         return False, f"Unexpected error ({type(error).__name__}); see the api-server log."
 
 
-def _is_authorized(user: Any, conn_id: str) -> bool:
+def _team_of(conn_id: str | None) -> str | None:
+    from airflow.configuration import conf
+
+    if not conn_id or not conf.getboolean("core", "multi_team", fallback=False):
+        return None
+    from airflow.models.connection import Connection
+
+    return Connection.get_team_name(conn_id)
+
+
+def _is_authorized(user: Any, conn_id: str | None, method: str = "PUT", team_name: str | None = None) -> bool:
+    """Airflow's auth manager on one connection (with its team); ``conn_id`` None: connections in general."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
 
-    return bool(
-        get_auth_manager().is_authorized_connection(method="PUT", details=ConnectionDetails(conn_id=conn_id), user=user)
-    )
+    details = ConnectionDetails(conn_id=conn_id, team_name=team_name) if conn_id else None
+    return bool(get_auth_manager().is_authorized_connection(method=method, details=details, user=user))  # type: ignore[arg-type]
+
+
+def _authorize(user: Any, conn_id: str, method: str = "PUT") -> None:
+    if not _is_authorized(user, conn_id, method, _team_of(conn_id)):
+        raise HTTPException(403, f"You may not {'edit' if method != 'GET' else 'read'} connection {conn_id!r}.")
+
+
+def _audit(event: str, conn_id: str, outcome: Outcome | str, user: Any, source: str = "page") -> None:
+    if isinstance(outcome, str):
+        ok_text, message = outcome, ""
+    else:
+        ok_text, message = ("success" if outcome[0] else "failed"), outcome[1]
+    audit.record_action(event, conn_id, ok_text, user=user.get_name(), message=message, source=source)
 
 
 # ------------------------------------------------------------------ actions (sync, run in a thread)
-def _hook(conn_id: str) -> Any:
+def _hook(conn_id: str) -> SF360Hook:
     from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
     return SF360Hook(conn_id)
@@ -152,104 +252,247 @@ def _hide_callback_query(request: Request) -> None:
 
 def _complete(url: str, value: str, user: Any) -> Outcome:
     """The OAuth callback: check the signed state, then let the hook redeem the code."""
+    from urllib.parse import parse_qs
+
     try:
         state = read_state(value, username=user.get_name())
     except InvalidStateError as error:
         return False, f"Setup refused: {error}. Nothing was changed."
-    if not connections.connection_exists(state.conn_id) or not _is_authorized(user, state.conn_id):
+    if not connections.connection_exists(state.conn_id) or not _is_authorized(
+        user, state.conn_id, "PUT", _team_of(state.conn_id)
+    ):
         return False, "Setup refused: the connection is gone or you may not edit it. Nothing was changed."
-    result = _hook(state.conn_id).complete_authorization(url, set_up_by=user.get_name())
-    return result.ok, result.message
+    denied = "error" in parse_qs(urlsplit(url).query)
+
+    def redeem() -> Outcome:
+        result = _hook(state.conn_id).complete_authorization(url, set_up_by=user.get_name())
+        return result.ok, result.message
+
+    outcome: Outcome = _run(redeem)
+    _audit("authorization_denied" if denied else "authorization_completed", state.conn_id, outcome, user)
+    return outcome
 
 
-# ------------------------------------------------------------------ routes
-@router.get("/", name="page", dependencies=can_read, response_class=HTMLResponse)
+# ------------------------------------------------------------------ the page
+def _visible_fleet(user: Any) -> tuple[list[connections.ConnectionRow], list[connections.OrphanedState], set[str]]:
+    """Rows this user may read, orphans (for users who may edit connections at large), ids they may edit."""
+    fleet = connections.read_fleet()
+    rows = [r for r in fleet.rows if _is_authorized(user, r.conn_id, "GET", r.team_name)]
+    editable = {r.conn_id for r in rows if _is_authorized(user, r.conn_id, "PUT", r.team_name)}
+    orphans = fleet.orphans if _is_authorized(user, None, "DELETE") else []
+    if not rows and not _is_authorized(user, None, "GET"):
+        raise HTTPException(403, "You may not read connections.")
+    visible = {r.conn_id for r in rows}
+    for row in rows:  # never name another team's connection
+        row.shared_with = [cid for cid in row.shared_with if cid in visible]
+    return rows, orphans, editable
+
+
+def _flash_of(request: Request, user_id: str) -> tuple[tuple[bool, str] | None, bool]:
+    raw = request.cookies.get(FLASH_COOKIE) or ""
+    signin = raw.endswith("~signin")
+    return read_flash(raw.removesuffix("~signin"), user_id), signin
+
+
+@router.get("/", name="page", dependencies=authenticated, response_class=HTMLResponse)
 def page(request: Request, user: GetUserDep) -> HTMLResponse:
-    """Every ``sf360`` connection with status, last test and the four actions."""
-    user_id = user.get_id()
-    rows = [connections.connection_row(cid) for cid in connections.list_conn_ids()]
-    urls = {row.conn_id: _row_urls(request, row.conn_id) for row in rows}
-    html = pages.list_page(
-        rows,
-        urls,
-        _callback_url(request),
-        csrf_token(user_id),
-        read_flash(request.cookies.get(FLASH_COOKIE), user_id),
-        _connections_url(request),
+    """Every ``sf360`` connection this user may read, with status, last test and the actions."""
+    user_id = str(user.get_id())
+    rows, orphans, editable = _visible_fleet(user)
+    flash, signin = _flash_of(request, user_id)
+    html = _render(
+        request, "page.html", "Salesforce 360",
+        rows=rows,
+        orphans=orphans,
+        editable=editable,
+        statuses=connections.STATUSES,
+        callback_url=_callback_url(request),
+        csrf=_csrf(request, user),
+        flash=flash,
+        signin_done=signin,
+        connections_url=_connections_url(request),
+        base=urlsplit(_page_url(request)).path.rstrip("/"),
+        page_size=PAGE_SIZE,
+        concurrency=BULK_TEST_CONCURRENCY,
     )
     response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(FLASH_COOKIE, path=urlsplit(_page_url(request)).path)
+    response.delete_cookie(FLASH_COOKIE, path=_flash_cookie_path(request))
     return response
 
 
-def _row_urls(request: Request, conn_id: str) -> dict[str, str]:
-    urls = {a: str(request.url_for("action", connection_id=conn_id, action=a)) for a in ACTIONS}
-    urls["delete"] = str(request.url_for("confirm_delete", connection_id=conn_id))
-    urls["edit"] = _connections_url(request)
-    return urls
-
-
-@router.get("/callback", name="callback", dependencies=[Depends(_hide_callback_query), *can_edit])
-async def callback(request: Request, user: GetUserDep) -> Response:
-    """Where Salesforce sends the browser back with ``code`` and ``state`` (or ``error``)."""
+async def _callback(request: Request, user: Any) -> Response:
     url, state = request.state.sf360_callback
     outcome = await run_in_threadpool(_run, lambda: _complete(url, state, user))
-    return _back_to_page(request, user.get_id(), outcome)
+    return _back_to_page(request, str(user.get_id()), outcome, signin=True)
+
+
+# Both spellings are routes of their own: Starlette's trailing-slash redirect would run before the redaction
+# and put the authorization code in the access log.
+@router.get("/callback", name="callback", dependencies=[Depends(_hide_callback_query), *authenticated])
+async def callback(request: Request, user: GetUserDep) -> Response:
+    """Where Salesforce sends the browser back with ``code`` and ``state`` (or ``error``)."""
+    return await _callback(request, user)
+
+
+@router.get("/callback/", include_in_schema=False, dependencies=[Depends(_hide_callback_query), *authenticated])
+async def callback_slash(request: Request, user: GetUserDep) -> Response:
+    """``/sf360/callback/``: the same as :func:`callback`."""
+    return await _callback(request, user)
 
 
 @router.get(
-    "/connections/{connection_id}/delete", name="confirm_delete", dependencies=can_edit, response_class=HTMLResponse
+    "/connections/{connection_id}/{action}/confirm", name="confirm", dependencies=authenticated,
+    response_class=HTMLResponse,
 )
-def confirm_delete(request: Request, connection_id: str, user: GetUserDep) -> HTMLResponse:
-    """The confirmation step before Delete."""
-    post_url = str(request.url_for("action", connection_id=connection_id, action="delete"))
-    html = pages.delete_page(connection_id, post_url, _page_url(request), csrf_token(user.get_id()))
+def confirm(request: Request, connection_id: str, action: str, user: GetUserDep) -> HTMLResponse:
+    """The confirmation step before Delete (and Reset), naming the connections that share the token."""
+    if action not in ("delete", "reset"):
+        raise HTTPException(404, "Unknown action")
+    _authorize(user, connection_id)
+    rows, _, _ = _visible_fleet(user)
+    shared = next((r.shared_with for r in rows if r.conn_id == connection_id), [])
+    html = _render(
+        request, "confirm.html", f"{action.capitalize()} {connection_id}",
+        action=action, conn_id=connection_id, shared_with=shared, csrf=_csrf(request, user),
+        post_url=str(request.url_for("action", connection_id=connection_id, action=action)),
+        back_url=_page_url(request),
+    )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/connections/{connection_id}/{action}", name="action", dependencies=can_edit)
-async def action(request: Request, connection_id: str, action: str, user: GetUserDep) -> Response:
-    """Set up, Reset, Test Access or Delete; answers with a redirect (to Salesforce or back to the page)."""
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+@router.get("/connections/{connection_id}/delete", name="confirm_delete", dependencies=authenticated)
+def confirm_delete(request: Request, connection_id: str, user: GetUserDep) -> Response:
+    """Old address of the Delete confirmation."""
+    return RedirectResponse(str(request.url_for("confirm", connection_id=connection_id, action="delete")), 303)
+
+
+@router.post("/connections/{connection_id}/{action}", name="action", dependencies=authenticated)
+async def action(
+    request: Request,
+    connection_id: str,
+    action: str,
+    user: GetUserDep,
+    csrf_token: Annotated[str | None, Form()] = None,
+    confirm: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Set up, Reset, Test access or Delete: a redirect (to Salesforce or back to the page), or JSON."""
     if action not in ACTIONS:
         raise HTTPException(404, "Unknown action")
-    if not csrf_ok(user.get_id(), form.get("csrf_token")):
-        raise HTTPException(403, "Missing or invalid CSRF token; reload the page and try again.")
-    outcome = await run_in_threadpool(_run, lambda: _dispatch(request, connection_id, action, form, user))
+    _check_csrf(request, user, csrf_token)
+    await run_in_threadpool(_authorize, user, connection_id)
+    run = partial(_run, lambda: _dispatch(request, connection_id, action, confirm, user))
+    if action == "test":
+        outcome = await anyio.to_thread.run_sync(run, limiter=_limiter())
+    else:
+        outcome = await run_in_threadpool(run)
     if isinstance(outcome, str):
+        if _wants_json(request):
+            return JSONResponse({"ok": True, "redirect": outcome})
         return RedirectResponse(outcome, status_code=303)
-    return _back_to_page(request, user.get_id(), outcome)
+    if _wants_json(request):
+        row = await run_in_threadpool(connections.connection_row, connection_id)
+        return JSONResponse({
+            "ok": outcome[0], "message": outcome[1], "status": row.status_name, "error": row.error,
+            "last_test": row.status.get("last_test"),
+        })
+    return _back_to_page(request, str(user.get_id()), outcome)
 
 
-def _dispatch(request: Request, conn_id: str, action: str, form: dict[str, str], user: Any) -> Any:
+def _dispatch(request: Request, conn_id: str, action: str, confirm: str | None, user: BaseUser) -> str | Outcome:
     if not connections.connection_exists(conn_id):
         return False, f"There is no sf360 connection {conn_id!r}."
     username = user.get_name()
-    if action == "setup":
-        return _setup(request, conn_id, username)
-    if action == "reset":
-        return _reset(conn_id, username)
-    if action == "test":
-        return _test(conn_id)
-    if form.get("confirm") != "yes":
+    if action == "delete" and confirm != "yes":
         return False, "Delete needs confirmation; nothing was changed."
-    return _delete(conn_id)
+    outcome = _run({
+        "setup": lambda: _setup(request, conn_id, username),
+        "reset": lambda: _reset(conn_id, username),
+        "test": lambda: _test(conn_id),
+        "delete": lambda: _delete(conn_id),
+    }[action])
+    _audit(AUDIT_EVENTS[action], conn_id, "started" if isinstance(outcome, str) else outcome, user)
+    return outcome
+
+
+@router.post("/orphans/prune", name="prune", dependencies=authenticated)
+async def prune(
+    request: Request,
+    user: GetUserDep,
+    state_key: Annotated[str, Form(max_length=250)],
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Revoke and remove one orphaned token state (users who may delete connections at large)."""
+    _check_csrf(request, user, csrf_token)
+    if not await run_in_threadpool(_is_authorized, user, None, "DELETE"):
+        raise HTTPException(403, "You may not delete connections, so you may not prune token state.")
+    outcome = await run_in_threadpool(_run, lambda: connections.prune_orphan(state_key))
+    await run_in_threadpool(_audit, "prune", state_key, outcome, user)
+    if _wants_json(request):
+        return JSONResponse({"ok": outcome[0], "message": outcome[1]})
+    return _back_to_page(request, str(user.get_id()), outcome)
+
+
+# ------------------------------------------------------------------ the audit route for tasks
+class AuditEntry(BaseModel):
+    """One audit entry sent by a task, with its proof of holding one of the connection's secrets."""
+
+    event: str = Field(max_length=40)
+    conn_id: str = Field(max_length=250)
+    outcome: str = Field(max_length=20)
+    dag_id: str | None = Field(default=None, max_length=250)
+    task_id: str | None = Field(default=None, max_length=250)
+    run_id: str | None = Field(default=None, max_length=250)
+    message: str = Field(default="", max_length=audit.MAX_MESSAGE_CHARS)
+    timestamp: int
+    proof: str = Field(max_length=64)
+
+
+def _record_task_entry(entry: AuditEntry) -> int:
+    """403 unless the proof was made with the connection's secret; 200 once the row is written."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_provider_sf360.core.proof import proof_is_valid
+
+    if entry.event not in audit.EVENTS or entry.outcome not in audit.OUTCOMES:
+        return 422
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == entry.conn_id)).one_or_none()
+        secret = audit.audit_secret(conn.password, conn.extra_dejson) if conn is not None else None
+    fields = entry.model_dump()
+    if secret is None or not proof_is_valid(
+        entry.proof, secret, purpose=audit.PROOF_PURPOSE, subject=audit.proof_subject(fields),
+        timestamp=entry.timestamp, now=time.time(),
+    ):
+        return 403
+    audit.write_log_row(fields, user=f"task:{entry.dag_id}.{entry.task_id}", source="task")
+    return 200
+
+
+@router.post("/api/audit", name="audit")
+async def record_task_audit(entry: AuditEntry) -> JSONResponse:
+    """Tasks write audit entries here (they may not use the ORM); authenticated by proof of possession."""
+    status = await run_in_threadpool(_record_task_entry, entry)
+    detail = {200: "recorded", 403: "proof refused", 422: "unknown event or outcome"}[status]
+    return JSONResponse({"detail": detail}, status_code=status)
 
 
 # ------------------------------------------------------------------ app
 async def _http_error(request: Request, exc: Exception) -> Response:
     """401/403/404 as a short HTML page for browsers (with a sign-in link), JSON for other clients."""
-    from fastapi.responses import JSONResponse
-
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal error"
     headers = getattr(exc, "headers", None)
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     if status == 401:
-        html = pages.error_page("Sign in required", str(detail), _login_url(request), "Sign in to Airflow")
+        context = {"title": "Sign in required", "message": str(detail), "link_url": _login_url(request),
+                   "link_label": "Sign in to Airflow"}
     else:
-        html = pages.error_page("Not allowed" if status == 403 else "Error", str(detail), "/", "Back to Airflow")
+        context = {"title": "Not allowed" if status == 403 else "Error", "message": str(detail), "link_url": "/",
+                   "link_label": "Back to Airflow"}
+    html = _render(request, "error.html", context.pop("title"), **context)
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -262,10 +505,20 @@ def _login_url(request: Request) -> str:
         return "/auth/login"
 
 
+async def _security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+    """No framing by other origins (Airflow's own iframe is same-origin); no sniffing; no referrer."""
+    response: Response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def create_app() -> FastAPI:
     """The app mounted under ``/sf360`` (built only when Airflow reads the plugin's ``fastapi_apps``)."""
     app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)
     app.include_router(renewal_api.router)  # issue 9: tasks renew refresh tokens here
+    app.mount("/static", StaticFiles(directory=PLUGIN_DIR / "static"), name="static")
     app.add_exception_handler(HTTPException, _http_error)
+    app.middleware("http")(_security_headers)
     return app

@@ -13,6 +13,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 APP_NAME = "Salesforce 360"
 URL_PREFIX = "/sf360"
+URL_ROUTE = "sf360"  # the page inside Airflow's UI: <airflow>/plugin/sf360
 
 
 class _LazyFastAPIApps:
@@ -39,5 +40,8 @@ class SF360Plugin(AirflowPlugin):
             "href": f"{URL_PREFIX}/",
             "destination": "nav",
             "category": "admin",
+            # Rendered inside Airflow's UI at /plugin/sf360 (an iframe, sandbox "allow-scripts allow-same-origin
+            # allow-forms allow-downloads"); the Salesforce sign-in opens in a new tab (see static/sf360.js).
+            "url_route": URL_ROUTE,
         }
     ]

@@ -7,10 +7,12 @@ Only for server-side processes (api-server, CLI): Airflow 3 tasks may not use th
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-CONN_TYPE = "sf360"
+from airflow_provider_sf360.core.connection_type import CONN_TYPE
+
 SECRET_EXTRA_KEYS = ("private_key", "refresh_token")
 
 
@@ -22,10 +24,18 @@ class ConnectionRow:
     status: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     callback_url: str | None = None
+    team_name: str | None = None
+    state_key: str | None = None
+    shared_with: list[str] = field(default_factory=list)
 
     @property
     def auth_flow(self) -> str | None:
         return self.status.get("auth_flow")
+
+    @property
+    def status_name(self) -> str:
+        """One of ``STATUSES`` (``invalid`` when the connection's fields are unusable)."""
+        return "invalid" if self.error is not None else str(self.status.get("status", "not_set_up"))
 
 
 def list_conn_ids() -> list[str]:
@@ -90,3 +100,326 @@ def describe_secret_fields(removed: list[str]) -> str:
 def connection_exists(conn_id: str) -> bool:
     """Whether the metadata DB has a connection of type ``sf360`` with this id."""
     return conn_id in list_conn_ids()
+
+
+# ------------------------------------------------------------------ the fleet: every connection in two queries
+TOKEN_PREFIX = "sf360_token__"
+STATUS_PREFIX = "sf360_status__"
+STATUSES = ("active", "expired", "revoked", "identity_mismatch", "not_set_up", "invalid", "orphaned")
+
+
+@dataclass
+class OrphanedState:
+    """Token state no existing connection reaches (its connection was deleted or its identity fields edited)."""
+
+    state_key: str
+    org_id: str = ""
+    user_id: str = ""
+    username: str | None = None
+    instance_url: str = ""
+    status: str = "orphaned"
+    set_up_at: float = 0.0
+    set_up_by: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Fleet:
+    """What the page and ``sf360 status`` list: one row per sf360 connection, plus orphaned token state."""
+
+    rows: list[ConnectionRow]
+    orphans: list[OrphanedState]
+
+
+class _PrefetchedStore:
+    """Read-only token store over Variables read in one query (implements what ``lifecycle.status()`` reads)."""
+
+    def __init__(self, state_key: str, values: dict[str, str]) -> None:
+        self.state_key = state_key
+        self.values = values
+
+    def load(self) -> Any:
+        from airflow_provider_sf360.core.token_state import TokenState
+
+        raw = self.values.get(self.state_key)
+        return TokenState.from_json(raw) if raw else None
+
+    def load_test_record(self) -> dict[str, Any] | None:
+        raw = self.values.get(self.state_key.replace(TOKEN_PREFIX, STATUS_PREFIX, 1))
+        return json.loads(raw) if raw else None
+
+
+def _decrypt(raw: str | None, encrypted: bool) -> str | None:
+    if not raw or not encrypted:
+        return raw
+    from airflow.models.crypto import get_fernet
+
+    return str(get_fernet().decrypt(raw.encode()).decode())
+
+
+# Decrypted and validated values keyed by their ciphertext: a page load after the first decrypts and validates
+# only what changed (every save re-encrypts, so an edit is always a miss). Server memory only.
+_CACHE_LIMIT = 20_000
+_credentials_cache: dict[tuple[Any, ...], tuple[Any, str | None]] = {}
+_variable_cache: dict[tuple[str, str], str] = {}
+
+
+def _cached(cache: dict[Any, Any], key: Any, make: Any) -> Any:
+    if key not in cache:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
+
+
+def _sf360_connections() -> list[Any]:
+    """Every ``sf360`` connection's raw columns (ciphertext, not ORM objects), sorted by id: one query."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    columns = [Connection.conn_id, Connection.login, Connection._password, Connection.is_encrypted,
+               Connection._extra, Connection.is_extra_encrypted]
+    if hasattr(Connection, "team_name"):
+        columns.append(Connection.team_name)
+    with create_session() as session:
+        rows = session.execute(select(*columns).where(Connection.conn_type == CONN_TYPE)).all()
+    return sorted(rows, key=lambda r: r[0])
+
+
+def _token_variables() -> dict[str, str]:
+    """Every ``sf360_token__*`` and ``sf360_status__*`` Variable (decrypted), in one query."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import or_, select
+
+    with create_session() as session:
+        found = session.execute(
+            select(Variable.key, Variable._val, Variable.is_encrypted).where(
+                or_(Variable.key.like(f"{TOKEN_PREFIX}%"), Variable.key.like(f"{STATUS_PREFIX}%"))
+            )
+        ).all()
+    values = {}
+    for key, raw, encrypted in found:
+        if raw:
+            values[key] = _cached(_variable_cache, (key, raw), lambda r=raw, e=encrypted: _decrypt(r, e))
+    return values
+
+
+def _credentials(raw: Any, settings: Any) -> tuple[Any, str | None]:
+    """(credentials, None) or (None, why the connection is unusable), cached by the columns' ciphertext."""
+    from airflow_provider_sf360.core.credentials import credentials_from_connection_fields
+    from airflow_provider_sf360.exceptions import SF360Error
+
+    conn_id, login, password, pw_encrypted, extra, extra_encrypted = raw[:6]
+
+    def make() -> tuple[Any, str | None]:
+        try:
+            fields = json.loads(_decrypt(extra, extra_encrypted) or "{}")
+            if not isinstance(fields, dict):
+                fields = {}
+            creds = credentials_from_connection_fields(
+                conn_id, fields, login, _decrypt(password, pw_encrypted), settings
+            )
+            return creds, None
+        except SF360Error as error:
+            return None, str(error)
+        except Exception as error:  # one unreadable connection must not break the page
+            return None, f"The connection could not be read ({type(error).__name__})."
+
+    return _cached(_credentials_cache, (conn_id, login, password, extra, settings), make)
+
+
+def _fast_status(credentials: Any, values: dict[str, str]) -> dict[str, Any]:
+    """What ``lifecycle.status()`` answers, over prefetched Variables: no query, no hook, no OAuth client.
+
+    Mirrors ``CredentialLifecycle.status`` (core/lifecycle.py); a pure ``status_summary()`` in core shared by
+    both would remove this copy.
+    """
+    from airflow_provider_sf360.core.token_state import TokenStatus
+
+    store = _PrefetchedStore(credentials.state_key, values)
+    state = store.load()
+    summary: dict[str, Any] = {"conn_id": credentials.conn_id, **credentials.describe()}
+    if state is None:
+        summary["status"] = TokenStatus.NOT_SET_UP.value
+    else:
+        summary.update(state.describe())
+        if state.status is TokenStatus.ACTIVE and state.seconds_left(time.time()) <= 0:
+            summary["status"] = TokenStatus.EXPIRED.value
+    summary["last_test"] = store.load_test_record()
+    return summary
+
+
+def _row_of(raw: Any, values: dict[str, str], settings: Any) -> ConnectionRow:
+    conn_id = raw[0]
+    team = raw[6] if len(raw) > 6 else None
+    credentials, error = _credentials(raw, settings)
+    if credentials is None:
+        return ConnectionRow(conn_id, error=error, team_name=team)
+    try:
+        status = _fast_status(credentials, values)
+    except Exception:  # unreadable token state: the hook's own path says what is wrong
+        row = connection_row(conn_id)
+        row.team_name = team
+        return row
+    return ConnectionRow(
+        conn_id, status, callback_url=credentials.callback_url, team_name=team, state_key=credentials.state_key
+    )
+
+
+def read_fleet() -> Fleet:
+    """Every sf360 connection with its status, who shares its token, and orphaned token state: two queries.
+
+    Only for server-side processes (api-server, CLI).
+    """
+    from airflow_provider_sf360.settings import provider_settings
+
+    settings = provider_settings()
+    values = _token_variables()
+    rows = [_row_of(raw, values, settings) for raw in _sf360_connections()]
+    by_key: dict[str, list[str]] = {}
+    for row in rows:
+        if row.state_key:
+            by_key.setdefault(row.state_key, []).append(row.conn_id)
+    for row in rows:
+        if row.state_key:
+            row.shared_with = [cid for cid in by_key[row.state_key] if cid != row.conn_id]
+    orphans = [_orphan(key, raw) for key, raw in sorted(values.items())
+               if key.startswith(TOKEN_PREFIX) and key not in by_key]
+    return Fleet(rows, orphans)
+
+
+def _orphan(key: str, raw: str) -> OrphanedState:
+    from airflow_provider_sf360.core.token_state import TokenState
+
+    try:
+        state = TokenState.from_json(raw)
+    except Exception as error:
+        return OrphanedState(key, error=f"unreadable token state ({type(error).__name__})")
+    return OrphanedState(
+        key, state.org_id, state.user_id, state.username, state.instance_url,
+        set_up_at=state.set_up_at, set_up_by=state.set_up_by,
+    )
+
+
+def orphaned_states() -> list[OrphanedState]:
+    """Token state that no existing connection's state key maps to."""
+    return read_fleet().orphans
+
+
+def prune_orphan(state_key: str) -> tuple[bool, str]:
+    """Revoke the refresh and access tokens of one orphaned token state at Salesforce, then remove it.
+
+    Refuses a key that some connection still uses. The revoke URL passes the allow-list check
+    (``core.hosts.require_trusted_url``) and no redirect is followed.
+
+    :param state_key: the ``sf360_token__*`` Variable key.
+    :returns: (ok, message) without any secret.
+    """
+    from airflow.models.variable import Variable
+
+    if not state_key.startswith(TOKEN_PREFIX) or len(state_key) > 250:
+        return False, f"{state_key[:80]!r} is not sf360 token state."
+    fleet = read_fleet()
+    if any(row.state_key == state_key for row in fleet.rows):
+        return False, "This token state belongs to an existing connection; use Reset or Delete on that connection."
+    if not any(orphan.state_key == state_key for orphan in fleet.orphans):
+        return False, "There is no orphaned token state with that key (already pruned?)."
+    revoked = _revoke_state(Variable.get(state_key, default_var=None))
+    Variable.delete(state_key)
+    Variable.delete(state_key.replace(TOKEN_PREFIX, STATUS_PREFIX, 1))
+    return True, f"Orphaned token state removed; {revoked}."
+
+
+def _revoke_state(raw: str | None) -> str:
+    """Revoke what a token state holds; a description of the outcome (never a token)."""
+    import requests
+
+    from airflow_provider_sf360.core.hosts import require_trusted_url
+    from airflow_provider_sf360.core.token_state import TokenState
+    from airflow_provider_sf360.exceptions import SF360Error
+    from airflow_provider_sf360.settings import provider_settings, request_timeout
+
+    try:
+        state = TokenState.from_json(raw or "")
+    except Exception:
+        return "it could not be read, so nothing was revoked"
+    try:
+        url = require_trusted_url(
+            f"{state.instance_url}/services/oauth2/revoke", provider_settings(), "revoke endpoint"
+        )
+    except SF360Error as error:
+        return f"nothing was revoked: {error}"
+    outcomes = []
+    for token in (state.refresh_token, state.access_token):
+        if not token:
+            continue
+        try:
+            answer = requests.post(url, data={"token": token}, timeout=request_timeout(), allow_redirects=False)
+            outcomes.append(answer.status_code in (200, 400))  # 400: already dead
+        except requests.RequestException:
+            outcomes.append(False)
+    if all(outcomes):
+        return "its tokens are revoked at Salesforce"
+    return "Salesforce could not be reached to revoke its tokens (revoke them in Setup > Connected Apps OAuth Usage)"
+
+
+# ------------------------------------------------------------------ keygen (JWT bearer flow)
+def generate_jwt_key_pair(common_name: str, *, days: int = 730, bits: int = 2048) -> tuple[str, str]:
+    """A new RSA private key (PKCS#8 PEM) and a self-signed X.509 certificate (PEM) for a Connected App.
+
+    :param common_name: the certificate's subject CN (shown in Salesforce's Connected App).
+    :param days: how long the certificate is valid.
+    :param bits: the RSA key size.
+    """
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def set_private_key(conn_id: str, key_pem: str, *, replace: bool = False) -> str | None:
+    """Store a private key in an sf360 connection's Private Key field (server side, ORM; encrypted by Fernet).
+
+    :param conn_id: the sf360 connection.
+    :param key_pem: the PEM private key.
+    :param replace: overwrite a Private Key already set.
+    :returns: None when stored, else why not (nothing changed).
+    """
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one_or_none()
+        if conn is None or conn.conn_type != CONN_TYPE:
+            return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
+        extra = conn.extra_dejson
+        if extra.get("private_key") and not replace:
+            return (f"Connection {conn_id!r} already has a Private Key; pass --force to replace it (the certificate "
+                    "uploaded for the old key then stops working).")
+        extra["private_key"] = key_pem
+        conn.extra = json.dumps(extra)
+    return None

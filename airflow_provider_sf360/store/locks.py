@@ -1,37 +1,41 @@
-"""The credential lock: at most one token acquisition per credential, across threads, processes and hosts.
+"""Host-local locks: threads of a process and processes of one host queue here for one credential.
 
-Three layers, taken in order:
-1. a re-entrant lock per credential inside the process (threads);
-2. an ``flock`` on a file in the temp directory (processes on one host, e.g. LocalExecutor workers);
-3. a lease in an Airflow Variable (hosts: Celery or Kubernetes workers). Variables have no
-   compare-and-set, so the lease uses Fischer's timed mutual exclusion: write your claim only if the
-   lease is free, wait ``settle`` seconds, and own it only if your claim is still there. It is safe as
-   long as a Variable write lands within ``settle`` seconds of the read that found the lease free; a
-   lease expires after ``lease_seconds`` so that a crashed holder cannot block others.
+A re-entrant lock per credential inside the process, then an ``flock`` on a file in a private directory
+(``<tmp>/sf360-locks-<uid>``, created 0700 by this user; a directory another user created, a symlink or one
+with loose permissions is refused). Both waits have a deadline. These locks never span hosts: cross-host
+exclusion comes from the metadata database (``store/db_lock.py``), which tasks reach through the api-server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
-import json
 import os
-import random
-import socket
+import stat
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from airflow_provider_sf360.core.errors import SalesforceUnreachableError
-from airflow_provider_sf360.store.variables import VariableBackend
+from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
+from airflow_provider_sf360.core.renewal import TokenStore
+
+DEFAULT_LOCK_WAIT_SECONDS = 300.0
+_POLL_SECONDS = (0.005, 0.05)  # contended flock polls from 5 ms, backing off to 50 ms (waiting only, never exclusion)
 
 _registry_guard = threading.Lock()
 _thread_locks: dict[str, threading.RLock] = {}
 _held = threading.local()
+
+
+class LockDirectoryError(SF360Error):
+    """The lock directory is not safe to use (another owner, a symlink, or open to other users)."""
+
+    reason = "unsafe_lock_directory"
 
 
 def _thread_lock(key: str) -> threading.RLock:
@@ -39,105 +43,111 @@ def _thread_lock(key: str) -> threading.RLock:
         return _thread_locks.setdefault(key, threading.RLock())
 
 
+def lock_directory() -> Path:
+    """This user's private lock directory, created if missing and checked every time."""
+    folder = Path(tempfile.gettempdir()) / f"sf360-locks-{os.geteuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise LockDirectoryError(f"{folder} is not a directory (a symlink or a file was planted there); remove it.")
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise LockDirectoryError(
+            f"{folder} belongs to another user or is open to others (mode {stat.S_IMODE(info.st_mode):o}); "
+            "remove it (it is recreated private), or point TMPDIR at a private directory."
+        )
+    return folder
+
+
+def _waited_too_long(what: str, seconds: float) -> SalesforceUnreachableError:
+    return SalesforceUnreachableError(
+        f"Waited {seconds:.0f} s for {what} renewing the same Salesforce token on this host; it may be stuck. "
+        "Nothing was redeemed; the task can be retried."
+    )
+
+
 @contextmanager
-def _file_lock(key: str) -> Iterator[None]:
-    folder = Path(tempfile.gettempdir()) / "sf360-locks"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
-    with open(path, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+def _file_lock(key: str, wait_seconds: float) -> Iterator[None]:
+    path = lock_directory() / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        delay = _POLL_SECONDS[0]
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() > deadline:
+                    raise _waited_too_long("another process", wait_seconds) from None
+            time.sleep(delay)
+            delay = min(delay * 2, _POLL_SECONDS[1])
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
-class CredentialLock:
-    """Serialises token acquisition for one credential; re-entrant within a thread."""
+@contextmanager
+def _thread_and_file_lock(key: str, wait_seconds: float) -> Iterator[None]:
+    lock = _thread_lock(key)
+    if not lock.acquire(timeout=wait_seconds):
+        raise _waited_too_long("another thread", wait_seconds)
+    try:
+        with _file_lock(key, wait_seconds):
+            yield
+    finally:
+        lock.release()
 
-    def __init__(
-        self,
-        key: str,
-        variables: VariableBackend,
-        *,
-        lease_seconds: float = 60.0,
-        settle_seconds: float = 0.25,
-        wait_seconds: float = 120.0,
-    ) -> None:
+
+def once_per_thread(layer: str, key: str, acquire: Callable[[], AbstractContextManager[None]]) -> Iterator[None]:
+    """Enter ``acquire()`` unless this thread already holds ``layer`` for ``key`` (re-entrancy)."""
+    held: set[str] = getattr(_held, layer, set())
+    if key in held:
+        yield
+        return
+    with acquire():
+        setattr(_held, layer, held | {key})
+        try:
+            yield
+        finally:
+            setattr(_held, layer, held)
+
+
+class HostLock:
+    """The host-local lock of one credential (threads and processes of this host), re-entrant per thread.
+
+    :param key: the credential's state key.
+    :param wait_seconds: how long to wait for another holder before giving up (retryable error).
+    """
+
+    def __init__(self, key: str, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS) -> None:
         self.key = key
-        self.lease_key = key.replace("sf360_token__", "sf360_lock__", 1)
-        self.variables = variables
-        self.lease_seconds = lease_seconds
-        self.settle_seconds = settle_seconds
         self.wait_seconds = wait_seconds
 
     @contextmanager
-    def _once_per_thread(self, layer: str, acquire: Callable[[], AbstractContextManager[None]]) -> Iterator[None]:
-        """Enter ``acquire()`` unless this thread already holds ``layer`` for this credential (re-entrancy)."""
-        held: set[str] = getattr(_held, layer, set())
-        if self.key in held:
-            yield
-            return
-        with acquire():
-            setattr(_held, layer, held | {self.key})
-            try:
-                yield
-            finally:
-                setattr(_held, layer, held)
+    def hold(self) -> Iterator[None]:
+        yield from once_per_thread("host", self.key, lambda: _thread_and_file_lock(self.key, self.wait_seconds))
+
+
+class HostCredentialLock:
+    """Exclusion on one host only: for machine flows (no refresh token to lose), and for refresh flows where no
+    api-server is reachable (``dag.test()``, ``airflow tasks test``), where it is correct for one host.
+
+    :param store: the store to read and write while holding the lock.
+    :param host_lock: this credential's host lock.
+    """
+
+    def __init__(self, store: TokenStore, host_lock: HostLock) -> None:
+        self.store = store
+        self.host_lock = host_lock
+
+    def queue_on_host(self) -> AbstractContextManager[None]:
+        return self.host_lock.hold()
 
     @contextmanager
-    def _host_locks(self) -> Iterator[None]:
-        with _thread_lock(self.key), _file_lock(self.key):
-            yield
-
-    @contextmanager
-    def _all_locks(self) -> Iterator[None]:
-        with self.hold_on_host(), self._lease():
-            yield
-
-    def hold_on_host(self) -> AbstractContextManager[None]:
-        """Thread and file lock only: cheap, enough to let waiters on this host re-read the renewed token."""
-        return self._once_per_thread("host", self._host_locks)
-
-    def hold(self) -> AbstractContextManager[None]:
-        """All three layers (thread, file, cross-host lease); re-entrant, skipping the layers already held."""
-        return self._once_per_thread("full", self._all_locks)
-
-    def _read_lease(self) -> dict[str, object] | None:
-        raw = self.variables.get(self.lease_key)
-        if not raw:
-            return None
-        try:
-            lease = json.loads(raw)
-        except ValueError:
-            return None
-        return lease if isinstance(lease, dict) else None
-
-    def _is_free(self, lease: dict[str, object] | None) -> bool:
-        expires = lease.get("expires_at") if lease else None
-        return lease is None or not isinstance(expires, (int, float)) or expires < time.time()
-
-    @contextmanager
-    def _lease(self) -> Iterator[None]:
-        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        deadline = time.monotonic() + self.wait_seconds
-        while True:
-            if self._is_free(self._read_lease()):
-                claim = {"owner": owner, "expires_at": time.time() + self.lease_seconds}
-                self.variables.set(self.lease_key, json.dumps(claim), "sf360: token renewal lease (managed)")
-                time.sleep(self.settle_seconds)
-                current = self._read_lease()
-                if current is not None and current.get("owner") == owner:
-                    break
-            if time.monotonic() > deadline:
-                raise SalesforceUnreachableError(
-                    f"Waited {self.wait_seconds:.0f} s for another task to finish renewing the token "
-                    f"({self.lease_key}); it may have crashed. The lease expires by itself; retry the task."
-                )
-            time.sleep(0.1 + random.random() * 0.3)
-        try:
-            yield
-        finally:
-            current = self._read_lease()
-            if current is not None and current.get("owner") == owner:
-                self.variables.delete(self.lease_key)
+    def exclusive(self) -> Iterator[TokenStore]:
+        with self.host_lock.hold():
+            yield self.store

@@ -1,4 +1,4 @@
-"""One credential's token state in Airflow Variables (implements ``core.lifecycle.StateStore``).
+"""One credential's token state in Airflow Variables (implements ``core.lifecycle.ActionStore``).
 
 Keys are derived from the credential's identity (org, user, app), never from the conn id, so that the
 connection form's Test button (which runs under a temporary conn id) sees the same token as tasks.
@@ -9,28 +9,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any
 
 from airflow_provider_sf360.core.lifecycle import PendingAuthorization
 from airflow_provider_sf360.core.token_state import TokenState
-from airflow_provider_sf360.store.locks import CredentialLock
 from airflow_provider_sf360.store.variables import VariableBackend
 
 MaskFn = Callable[[str], None]
+TOKEN_PREFIX = "sf360_token__"
+STATUS_PREFIX = "sf360_status__"
+LOCK_PREFIX = "sf360_lock__"
+PENDING_PREFIX = "sf360_pkce_secret__"
+
+
+def lock_key_for(state_key: str) -> str:
+    """The Variable key of a credential's renewal lock row."""
+    return state_key.replace(TOKEN_PREFIX, LOCK_PREFIX, 1)
 
 
 class VariableTokenStore:
-    """Token state, last test result, pending web-flow verifiers and the credential lock."""
+    """Token state, last test result and pending web-flow verifiers of one credential.
 
-    def __init__(self, state_key: str, variables: VariableBackend, mask: MaskFn, lock: CredentialLock | None = None):
+    :param state_key: the credential's token Variable key (``SF360Credentials.state_key``).
+    :param variables: where Variables are read and written (Task SDK, metadata DB, or one DB session).
+    :param mask: registers a secret with Airflow's log masker.
+    """
+
+    def __init__(self, state_key: str, variables: VariableBackend, mask: MaskFn) -> None:
         self.state_key = state_key
-        self.status_key = state_key.replace("sf360_token__", "sf360_status__", 1)
+        self.status_key = state_key.replace(TOKEN_PREFIX, STATUS_PREFIX, 1)
         self.variables = variables
         self.mask = mask
-        self.lock = lock or CredentialLock(state_key, variables)
 
     def _mask_tokens(self, state: TokenState) -> None:
         for secret in (state.access_token, state.refresh_token):
@@ -53,21 +65,16 @@ class VariableTokenStore:
     def clear(self) -> None:
         self.variables.delete(self.state_key)
 
-    def locked(self) -> AbstractContextManager[None]:
-        return self.lock.hold()
-
-    def locked_on_host(self) -> AbstractContextManager[None]:
-        return self.lock.hold_on_host()
-
     @staticmethod
     def _pending_key(state_param: str) -> str:
-        return "sf360_pkce_secret__" + hashlib.sha256(state_param.encode()).hexdigest()[:40]
+        return PENDING_PREFIX + hashlib.sha256(state_param.encode()).hexdigest()[:40]
 
     def save_pending(self, state_param: str, pending: PendingAuthorization) -> None:
         self.mask(pending.code_verifier)
         self.variables.set(
             self._pending_key(state_param), json.dumps(asdict(pending)), "sf360: pending OAuth authorization"
         )
+        sweep_expired_pending(self.variables)
 
     def pop_pending(self, state_param: str) -> PendingAuthorization | None:
         key = self._pending_key(state_param)
@@ -79,6 +86,10 @@ class VariableTokenStore:
         self.mask(pending.code_verifier)
         return pending
 
+    def forget_pending(self) -> None:
+        """Remove this credential's unfinished sign-ins (their PKCE verifiers) and every expired one."""
+        sweep_expired_pending(self.variables, also_state_key=self.state_key)
+
     def load_test_record(self) -> dict[str, Any] | None:
         raw = self.variables.get(self.status_key)
         return json.loads(raw) if raw else None
@@ -88,3 +99,33 @@ class VariableTokenStore:
 
     def clear_test_record(self) -> None:
         self.variables.delete(self.status_key)
+
+
+def sweep_expired_pending(
+    variables: VariableBackend, also_state_key: str | None = None, now: float | None = None
+) -> int:
+    """Delete pending sign-ins older than the authorization code's lifetime (and, if given, those of one
+    credential). Needs the metadata database to list keys: a no-op inside tasks. Returns how many went."""
+    from airflow_provider_sf360.store.variables import MetadataDbVariables
+
+    if not isinstance(variables, MetadataDbVariables):
+        return 0
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    moment = time.time() if now is None else now
+    removed = 0
+    with create_session() as session:
+        rows = session.scalars(select(Variable).where(Variable.key.startswith(PENDING_PREFIX, autoescape=True)))
+        for row in rows:
+            try:
+                pending = json.loads(row.val or "{}")
+                expired = float(pending.get("expires_at", 0)) < moment
+                mine = also_state_key is not None and pending.get("state_key") == also_state_key
+            except (TypeError, ValueError):
+                expired, mine = True, False
+            if expired or mine:
+                session.delete(row)
+                removed += 1
+    return removed

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.core.ids import canonical_id
 from airflow_provider_sf360.testing import bulk, certs, control, oauth, rest
 from airflow_provider_sf360.testing.config import AppConfig, EmulatorConfig
@@ -380,7 +381,7 @@ class SalesforceEmulator:
             fields["login_url"] = self.my_domain_url(world.DEFAULT_ORG_ID)
         if flow == "authorization_code":
             fields["callback_url"] = world.DEFAULT_CALLBACK_URLS[0]
-        return {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY,
+        return {"conn_type": CONN_TYPE, "login": world.DEFAULT_CONSUMER_KEY,
                 "password": world.DEFAULT_CONSUMER_SECRET if secret else None, "extra": {**fields, **extra}}
 
     def requests_session(self) -> requests.Session:

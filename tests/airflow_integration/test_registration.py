@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from airflow_provider_sf360 import __version__
 from airflow_provider_sf360.get_provider_info import get_provider_info
 
 HEAVY_MODULES = ("simple_salesforce", "requests_oauthlib", "oauthlib", "jwt", "zeep", "pandas")
@@ -46,7 +47,7 @@ def test_provider_is_listed_by_airflow() -> None:
     assert result.returncode == 0, result.stderr
     listing = result.stdout[result.stdout.index("[{"):]  # skip log lines printed before the JSON
     names = {p["package_name"]: p for p in json.loads(listing)}
-    assert names["airflow-provider-sf360"]["version"] == "0.1.0"
+    assert names["airflow-provider-sf360"]["version"] == __version__  # the one version source
 
 
 def test_connection_form_metadata() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,8 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers.connections import ConnFactory
+from tests.helpers.net import free_port
 
 
 @pytest.fixture
@@ -36,9 +31,6 @@ def callback_url() -> str:
 def emu(salesforce_emulator: SalesforceEmulator, callback_url: str) -> SalesforceEmulator:
     salesforce_emulator.set_app(DEFAULT_CONSUMER_KEY, callback_urls=[*DEFAULT_CALLBACK_URLS, callback_url])
     return salesforce_emulator
-
-
-ConnFactory = Callable[..., str]
 
 
 @pytest.fixture
@@ -76,16 +68,6 @@ def make_connection(airflow_db: Path, emu: SalesforceEmulator, callback_url: str
             SF360Hook(conn_id).delete()
         with create_session() as session:
             session.execute(delete(Connection).where(Connection.conn_id == conn_id))
-
-
-def stored_connection(conn_id: str) -> dict[str, Any]:
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one()
-        return {"password": conn.password, "extra": conn.extra_dejson}
 
 
 @pytest.fixture(autouse=True)

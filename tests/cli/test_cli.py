@@ -15,8 +15,7 @@ import requests
 
 from airflow_provider_sf360.cli.main import main
 from airflow_provider_sf360.testing import DEFAULT_ORG_ID, DEFAULT_USERNAME, SalesforceEmulator
-
-from .conftest import ConnFactory, stored_connection
+from tests.helpers.connections import ConnFactory, stored_connection
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,21 +94,23 @@ def test_deny_and_timeout_fail_with_exit_1(
     assert _json(capsys)["status"] == "not_set_up"
 
 
-def test_forged_state_on_the_loopback_is_refused(
+def test_forged_state_on_the_loopback_is_ignored(
     make_connection: ConnFactory, emu: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], callback_url: str,
 ) -> None:
+    """A forged request to the callback path gets 400 and the setup keeps waiting for the real redirect."""
     conn_id = make_connection("sf360_cli_forged")
+    forged: list[int] = []
+    browser = _play_browser(emu)
 
-    def attacker(url: str) -> bool:
-        threading.Thread(
-            target=lambda: requests.get(f"{callback_url}?code=evil&state=forged", timeout=30), daemon=True
-        ).start()
-        return True
+    def attacker_then_browser(url: str) -> bool:
+        forged.append(requests.get(f"{callback_url}?code=evil&state=forged", timeout=30).status_code)
+        return bool(browser(url))
 
-    monkeypatch.setattr("webbrowser.open", attacker)
-    assert main(["setup", conn_id, "--timeout", "30"]) == 1
-    assert "Setup refused" in capsys.readouterr().err
+    monkeypatch.setattr("webbrowser.open", attacker_then_browser)
+    assert main(["setup", conn_id, "--timeout", "30", "--json"]) == 0
+    assert forged == [400]
+    assert _json(capsys)["status"] == "active"
 
 
 def test_usage_errors_exit_2(make_connection: ConnFactory, capsys: pytest.CaptureFixture[str]) -> None:

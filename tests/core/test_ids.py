@@ -31,7 +31,9 @@ def test_worked_examples(id15: str, id18: str) -> None:
 @pytest.mark.parametrize(("typed", "canonical"), [
     ("a0re000000ijmcnmat", "a0RE000000IJmcNMAT"),
     ("A0RE000000IJMCNMAT", "a0RE000000IJmcNMAT"),
-    ("00d5E000000aBcDeak", "00D5e000000AbCdEAK"),
+    ("00d5e000000abcdeak", "00D5e000000AbCdEAK"),
+    ("00D5e000000abcdeak", "00D5e000000AbCdEAK"),  # key prefix typed in capitals, the rest in one case
+    ("00D5e000000AbCdeak", "00D5e000000AbCdEAK"),  # checksum typed in lower case
     ("  0055e000001XyZaAAK\n", "0055e000001XyZaAAK"),
 ])
 def test_18_char_ids_are_case_insensitive(typed: str, canonical: str) -> None:

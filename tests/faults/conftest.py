@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fault_matrix import MAX_ATTEMPTS, REQUEST_TIMEOUT
-from tests.lifecycle.conftest import emulator, make_connection  # noqa: F401  (fixtures)
+from tests.helpers.emulator_fixtures import emulator, make_connection  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

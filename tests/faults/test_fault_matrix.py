@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.testing import SalesforceEmulator
 from tests.fault_matrix import CASE_IDS, CASES, DELAY_SECONDS, MAX_ATTEMPTS, Row
-from tests.lifecycle.conftest import ConnFactory, expire_cached_token, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, expire_cached_token, set_up_web_flow
 
 
 def _prepare(row: Row, emulator: SalesforceEmulator, make_connection: ConnFactory) -> str:
@@ -75,5 +75,5 @@ def test_fault_matrix(row: Row, fault: str, caller: str, emulator: SalesforceEmu
     assert tries == row.expected_tries(fault, MAX_ATTEMPTS)  # bounded: no retry storm, no early give-up
     if not ok:
         assert row.message in text
-        assert f"after {MAX_ATTEMPTS} attempts" in text
+        assert row.expected_message(fault, MAX_ATTEMPTS) in text
         assert SF360Hook(conn_id).lifecycle.store.load() == before_state  # nothing corrupted or lost

@@ -15,7 +15,7 @@ from airflow_provider_sf360.exceptions import (
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.lifecycle.conftest import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
 
 
 @pytest.mark.parametrize("flow", ["jwt_bearer", "client_credentials"])

@@ -10,8 +10,8 @@ import pytest
 
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.conftest import REPO_ROOT
-from tests.lifecycle.conftest import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.paths import REPO_ROOT
 
 DAGS = REPO_ROOT / "example_dags"
 

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.lifecycle.conftest import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
 from tests.lifecycle.parallel_worker import call_salesforce_for
 
 SESSION_TIMEOUT = 2

@@ -15,7 +15,7 @@ from airflow_provider_sf360.exceptions import (
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.lifecycle.conftest import FAST_RETRY, ConnFactory, expire_cached_token, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import FAST_RETRY, ConnFactory, expire_cached_token, hook_for, set_up_web_flow
 
 FAULT_KINDS = ["500", "503", "429", "drop", "malformed_json", "html_error"]
 
@@ -27,6 +27,9 @@ def test_transient_token_faults_are_retried(emulator: SalesforceEmulator, make_c
     emulator.inject_fault("token", kind, count=FAST_RETRY.attempts - 1)
     assert hook.setup().ok
     assert emulator.request_counts()["token"] == FAST_RETRY.attempts
+
+
+ANSWER_LOST_KINDS = ("drop", "malformed_json")  # a 200 that cannot be read is an answer lost too
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
@@ -41,9 +44,17 @@ def test_persistent_faults_end_in_a_retryable_error_and_keep_state(
     with pytest.raises(SalesforceUnreachableError) as err:
         hook.get_conn()
     assert not isinstance(err.value, AirflowFailException)  # Airflow may retry the task
-    assert f"after {FAST_RETRY.attempts} attempts" in str(err.value)
-    assert emulator.request_counts()["token:refresh_token"] == FAST_RETRY.attempts
+    if kind in ANSWER_LOST_KINDS:
+        # The request went out and its answer was lost: never re-sent blindly. Introspection says the token was
+        # not used, so it is sent once more; lost again, the task fails retryably with the token intact.
+        assert "lost their answers" in str(err.value)
+        assert emulator.request_counts()["token:refresh_token"] == 2
+        assert emulator.request_counts()["introspect"] >= 2
+    else:  # 5xx, 429, an HTML error page: Salesforce did not process the grant, so it is retried
+        assert f"after {FAST_RETRY.attempts} attempts" in str(err.value)
+        assert emulator.request_counts()["token:refresh_token"] == FAST_RETRY.attempts
     assert hook.lifecycle.store.load() == before  # nothing corrupted or lost
+    assert emulator.holdings()["reuse_detections"] == 0
     emulator.clear_faults()
     assert hook.test_access().ok
 

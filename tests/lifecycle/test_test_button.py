@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.lifecycle.conftest import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
 
 
 def _expire_locally(hook) -> None:  # type: ignore[no-untyped-def]

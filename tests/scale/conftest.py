@@ -17,7 +17,7 @@ REQUIRE = "SF360_REQUIRE_SCALE"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "scale: real distributed run (PostgreSQL, scheduler, dag-processor, api-server, LocalExecutor)"
+        "markers", "scale: real distributed run (PostgreSQL, scheduler, dag-processor, api-server; Local or Celery)"
     )
 
 

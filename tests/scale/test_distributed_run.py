@@ -2,7 +2,7 @@
 
 PostgreSQL metadata DB, ``airflow api-server``, ``scheduler`` and ``dag-processor``; every task calls the
 emulator through ``SF360Hook.get_conn()`` with refresh token rotation on and a 15 s session timeout. Figures are
-printed and written to ``test-artifacts/scale-figures.md``. Knobs: ``SF360_SCALE_TASK_SECONDS`` (60),
+printed and written to ``test-artifacts/scale-figures.md``. Knobs: ``SF360_SCALE_TASK_SECONDS`` (40),
 ``SF360_SCALE_PARALLELISM`` (16), ``SF360_SCALE_SESSION_TIMEOUT`` (15); ``SF360_REQUIRE_SCALE=1`` turns a
 missing PostgreSQL into a failure instead of a skip.
 """
@@ -19,7 +19,8 @@ from scale.scenarios import World, revocation_run, rotation_run, table
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
 
 TASKS = 32
-TASK_SECONDS = float(os.environ.get("SF360_SCALE_TASK_SECONDS", 60))
+# 40 s (was 60 s): the Celery run (test_two_hosts_celery.py) now carries the long rotation load across hosts.
+TASK_SECONDS = float(os.environ.get("SF360_SCALE_TASK_SECONDS", 40))
 RECOVERY_SECONDS = 20.0
 
 

@@ -6,12 +6,9 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,67 +23,16 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
-from tests.conftest import record_output
 from tests.fault_matrix import MAX_ATTEMPTS
+from tests.helpers.api_server import API_SECRET_KEY, UI_REQUEST_TIMEOUT, ApiServer, wait_healthy
+from tests.helpers.connections import ConnFactory
+from tests.helpers.net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-API_SECRET_KEY = "sf360-ui-tests-secret-key"  # the api-server's [api] secret_key, known to tests that forge states
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ApiServer:
-    """A running api-server: its URL, the users' passwords and a token cache."""
-
-    url: str
-    passwords: dict[str, str]
-    log_path: Path
-    _tokens: dict[str, str] = field(default_factory=dict)
-
-    def token(self, username: str) -> str:
-        if username not in self._tokens:
-            answer = requests.post(
-                f"{self.url}/auth/token",
-                json={"username": username, "password": self.passwords[username]},
-                timeout=30,
-            )
-            answer.raise_for_status()
-            self._tokens[username] = answer.json()["access_token"]
-        return self._tokens[username]
-
-    def session(self, username: str | None) -> requests.Session:
-        """A requests session, authenticated by the ``_token`` cookie like a browser (None: anonymous)."""
-        http = requests.Session()
-        http.hooks["response"].append(lambda response, *args, **kwargs: record_output(response.text))  # secret scan
-        if username:
-            http.cookies.set("_token", self.token(username), domain="127.0.0.1", path="/")
-        return http
-
-    def callback_url(self) -> str:
-        return f"{self.url}/sf360/callback"
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"api-server exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"api-server not healthy after {timeout}s:\n{log_path.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +62,7 @@ def api_server(
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     try:
-        _wait_healthy(url, proc, log_path)
+        wait_healthy(url, proc, log_path)
         passwords_file = airflow_db / "simple_auth_manager_passwords.json.generated"
         yield ApiServer(url, json.loads(passwords_file.read_text()), log_path)
     finally:
@@ -135,10 +81,6 @@ def emu(salesforce_emulator: SalesforceEmulator, api_server: ApiServer) -> Sales
         DEFAULT_CONSUMER_KEY, callback_urls=[*DEFAULT_CALLBACK_URLS, api_server.callback_url()]
     )
     return salesforce_emulator
-
-
-ConnFactory = Callable[..., str]
-UI_REQUEST_TIMEOUT = 5.0  # the api-server's [sf360] request_timeout; a longer emulator delay is a timeout
 
 
 @pytest.fixture
@@ -181,17 +123,6 @@ def _delete_token(conn_id: str) -> None:
 
     with contextlib.suppress(Exception):
         SF360Hook(conn_id).delete()
-
-
-def stored_connection(api_server: ApiServer, conn_id: str) -> dict[str, Any]:
-    """The connection as the metadata DB holds it, secrets in clear (read in this process through the ORM)."""
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one()
-        return {"password": conn.password, "extra": conn.extra_dejson, "login": conn.login}
 
 
 # ------------------------------------------------------------------ browser

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from airflow_provider_sf360.testing import DEFAULT_ORG_ID, DEFAULT_USER_ID, DEFAULT_USERNAME, SalesforceEmulator
-
-from .conftest import ApiServer, ConnFactory, stored_connection
+from tests.helpers.api_server import ApiServer
+from tests.helpers.connections import ConnFactory, stored_connection
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -54,7 +54,7 @@ def _check_connection_form(page: Any, api_server: ApiServer, artifacts_dir: Path
     page.get_by_role("button", name="Admin").click()
     entry = page.get_by_role("menuitem", name="Salesforce 360")
     assert entry.is_visible()
-    assert entry.get_attribute("href") == "/sf360/"
+    assert entry.get_attribute("href") == "/plugin/sf360"  # url_route: the page inside Airflow's UI
     page.keyboard.press("Escape")
     page.get_by_role("button", name=re.compile("Add Connection", re.I)).click()
     page.get_by_role("combobox").first.click()
@@ -93,7 +93,7 @@ def test_round_trip(
     assert page.get_by_test_id("callback-url").inner_text() == api_server.callback_url()
 
     # Set up -> Salesforce login/consent -> Allow -> back on the page, active.
-    _row(page, conn_id).get_by_role("button", name="Set up OAuth token").click()
+    _row(page, conn_id).get_by_role("button", name="Set up", exact=True).click()
     _sign_in_at_salesforce(page, allow=True)
     page.wait_for_url(f"{api_server.url}/sf360/")
     assert "is set up for org" in _flash(page)
@@ -101,7 +101,7 @@ def test_round_trip(
     assert DEFAULT_ORG_ID in _row(page, conn_id).inner_text()
 
     # Test Access (keyboard only): success with org and user.
-    _row(page, conn_id).get_by_role("button", name="Test Access").focus()
+    _row(page, conn_id).get_by_role("button", name="Test", exact=True).focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "Access test succeeded" in _flash(page)
@@ -114,15 +114,15 @@ def test_round_trip(
     page.emulate_media(color_scheme="light")
 
     # Reset: not set up, every field intact.
-    before = stored_connection(api_server, conn_id)
+    before = stored_connection(conn_id)
     with page.expect_navigation():
-        _row(page, conn_id).get_by_role("button", name="Reset").click()
+        _row(page, conn_id).get_by_role("button", name="Reset", exact=True).click()
     assert "every connection field is kept" in _flash(page)
     assert _status(page, conn_id) == "not set up"
-    assert stored_connection(api_server, conn_id) == before
+    assert stored_connection(conn_id) == before
 
     # Set up again, then Delete (with confirmation).
-    _row(page, conn_id).get_by_role("button", name="Set up OAuth token").click()
+    _row(page, conn_id).get_by_role("button", name="Set up", exact=True).click()
     _sign_in_at_salesforce(page, allow=True)
     page.wait_for_url(f"{api_server.url}/sf360/")
     assert _status(page, conn_id) == "active"
@@ -144,7 +144,7 @@ def test_round_trip(
         verify=emu.ca_bundle, timeout=30,
     )
     assert answer.status_code == 401
-    stored = stored_connection(api_server, conn_id)
+    stored = stored_connection(conn_id)
     assert stored["password"] is None
     assert "private_key" not in stored["extra"] and "refresh_token" not in stored["extra"]
     assert stored["extra"]["org_id"] == DEFAULT_ORG_ID and stored["extra"]["user_id"] == DEFAULT_USER_ID
@@ -157,7 +157,7 @@ def test_deny_on_consent_page(
     conn_id = make_connection("sf360_ui_deny")
     page = admin_page
     page.goto(f"{api_server.url}/sf360/")
-    _row(page, conn_id).get_by_role("button", name="Set up OAuth token").click()
+    _row(page, conn_id).get_by_role("button", name="Set up", exact=True).click()
     _sign_in_at_salesforce(page, allow=False)
     page.wait_for_url(f"{api_server.url}/sf360/")
     assert "did not authorize" in _flash(page) and "access_denied" in _flash(page)

@@ -10,9 +10,9 @@ import pytest
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.testing import DEFAULT_ORG_ID, SalesforceEmulator
 from tests.fault_matrix import CASE_IDS, CASES, MAX_ATTEMPTS, Row
-from tests.lifecycle.conftest import expire_cached_token
-
-from .conftest import UI_REQUEST_TIMEOUT, ApiServer, ConnFactory
+from tests.helpers.api_server import UI_REQUEST_TIMEOUT, ApiServer
+from tests.helpers.connections import ConnFactory
+from tests.helpers.lifecycle import expire_cached_token
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,5 +53,5 @@ def test_fault_matrix_ui_route(row: Row, fault: str, api_server: ApiServer, emu:
         assert 'role="alert"' not in answer.text
     else:
         assert 'role="alert"' in answer.text and row.message in answer.text
-        assert f"after {MAX_ATTEMPTS} attempts" in answer.text
+        assert row.expected_message(fault, MAX_ATTEMPTS) in answer.text
         assert SF360Hook(conn_id).lifecycle.store.load() == before_state

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from airflow_provider_sf360.testing import DEFAULT_CONSUMER_SECRET, SalesforceEmulator
-
-from .conftest import ApiServer, ConnFactory, stored_connection
+from tests.helpers.api_server import ApiServer
+from tests.helpers.connections import ConnFactory, stored_connection
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,7 +42,7 @@ def test_anonymous_gets_401_and_viewer_403(api_server: ApiServer, make_connectio
         )
         assert answer.status_code == 403, action
     assert viewer.get(f"{api_server.url}/sf360/callback?state=x&code=viewer-code", timeout=30).status_code == 403
-    assert stored_connection(api_server, "sf360_http_auth")["password"] == DEFAULT_CONSUMER_SECRET
+    assert stored_connection("sf360_http_auth")["password"] == DEFAULT_CONSUMER_SECRET
     time.sleep(0.5)
     log = api_server.log_path.read_text()
     assert "anon-code" not in log and "viewer-code" not in log  # refused callbacks are not logged either
@@ -57,7 +57,7 @@ def test_post_without_csrf_token_is_refused(api_server: ApiServer, make_connecti
             data={**data, "confirm": "yes"}, allow_redirects=False, timeout=30,
         )
         assert answer.status_code == 403
-    assert stored_connection(api_server, "sf360_http_csrf")["password"] == DEFAULT_CONSUMER_SECRET
+    assert stored_connection("sf360_http_csrf")["password"] == DEFAULT_CONSUMER_SECRET
 
 
 def test_setup_redirect_carries_pkce_and_signed_state_but_no_secret(
@@ -135,8 +135,7 @@ def test_state_of_another_user_is_refused(
 ) -> None:
     make_connection("sf360_http_other")
     from airflow_provider_sf360.plugins.oauth_state import make_state
-
-    from .conftest import API_SECRET_KEY
+    from tests.helpers.api_server import API_SECRET_KEY
 
     forged = make_state("sf360_http_other", "someone-else", key=API_SECRET_KEY.encode())
     answer = api_server.session("admin").get(

@@ -13,6 +13,7 @@ def test_registered_through_airflow_plugins_entry_point() -> None:
     assert plugin.__name__ == "SF360Plugin" and plugin.name == "sf360"
     (view,) = plugin.external_views
     assert view["name"] == "Salesforce 360" and view["href"] == "/sf360/" and view["category"] == "admin"
+    assert view["url_route"] == "sf360"  # rendered inside Airflow's UI at /plugin/sf360
 
 
 def test_import_is_cheap_and_app_is_built_lazily() -> None:
@@ -42,8 +43,37 @@ def test_oauth_state_is_signed_bound_and_expiring() -> None:
         read_state(state, "bob", key=key)
     with pytest.raises(InvalidStateError, match="not signed"):
         read_state(state, "alice", key=b"x" * 32)
-    body, mac = state.split(".")
+    body, rest = state.split(".", 1)  # itsdangerous: payload.timestamp.signature
     with pytest.raises(InvalidStateError):
-        read_state(body[:-2] + "AA." + mac, "alice", key=key)
+        read_state(body[:-2] + "AA." + rest, "alice", key=key)
     with pytest.raises(InvalidStateError, match="10 minutes"):
         read_state(make_state("conn_a", "alice", ttl=-1, key=key), "alice", key=key)
+
+
+def test_csrf_token_is_bound_to_user_session_and_time() -> None:
+    import time as clock
+
+    from airflow_provider_sf360.plugins import oauth_state
+
+    key = b"k" * 32
+    token = oauth_state.csrf_token("1", "jwt-of-session-a", key=key)
+    assert oauth_state.csrf_ok("1", token, "jwt-of-session-a", key=key)
+    assert not oauth_state.csrf_ok("1", token, "jwt-of-session-b", key=key)  # a new sign-in: a new token
+    assert not oauth_state.csrf_ok("2", token, "jwt-of-session-a", key=key)  # another user
+    assert not oauth_state.csrf_ok("1", token, "jwt-of-session-a", key=b"x" * 32)
+    assert not oauth_state.csrf_ok("1", None, "jwt-of-session-a", key=key)
+    real_time = clock.time
+    try:  # older than the window: refused
+        clock.time = lambda: real_time() + oauth_state.CSRF_TTL_SECONDS + 5  # type: ignore[assignment]
+        assert not oauth_state.csrf_ok("1", token, "jwt-of-session-a", key=key)
+    finally:
+        clock.time = real_time  # type: ignore[assignment]
+
+
+def test_templates_autoescape() -> None:
+    from airflow_provider_sf360.plugins.routes import templates
+
+    html = templates.get_template("error.html").render(
+        title="<b>x</b>", static="/s", message="<script>alert(1)</script>", link_url="/", link_label="back"
+    )
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html

@@ -1,0 +1,341 @@
+"""Token renewal: when a stored token can be used as it is, and how a new one is obtained without losing it.
+
+Protocol (safe under refresh token rotation, with many tasks on many hosts):
+
+1. Read the stored token. Active and not near its end: use it (no lock, no Salesforce call).
+2. Otherwise queue behind the other renewers of this host (thread and file lock) and read again: the one
+   before us has usually renewed it already.
+3. Then enter the credential's exclusive section and read once more. Who provides exclusion depends on where
+   the code runs (see ``store/``): a row lock in Airflow's metadata database on the server side (api-server,
+   CLI); tasks ask the api-server, which takes that lock for them. Only the holder redeems the refresh token,
+   and the new state (above all the rotated refresh token) is stored before anyone uses the access token.
+
+A request that consumes a refresh token is sent once and waited for (its own, longer bound). If its answer is
+lost (the bound passed, or the connection broke after the request went out), the provider first finds out what
+happened: it introspects the old refresh token when it knows the Consumer Secret. Still active: Salesforce did
+not use it, so it is sent again. Consumed: the rotated token is lost and only a new sign-in helps
+(:class:`RefreshAnswerLostError`). Cannot tell: stop (:class:`RefreshOutcomeUnknownError`) rather than risk a
+reuse that would revoke the whole token family. A fingerprint of the token is written before the grant is sent
+(``TokenState.unconfirmed_grant``), so that a renewer that crashed mid-request is resolved the same way.
+
+JWT bearer and client credentials hold no refresh token: concurrent acquisitions are harmless, so they take only
+the host lock (one acquisition per host, no herd) and never a cross-host one.
+
+Pure module, no Airflow import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials
+from airflow_provider_sf360.core.errors import (
+    IdentityMismatchError,
+    NotSetUpError,
+    RefreshAnswerLostError,
+    RefreshOutcomeUnknownError,
+    SalesforceUnreachableError,
+    SF360Error,
+    TokenRevokedError,
+)
+from airflow_provider_sf360.core.oauth_client import GrantOutcomeUnknown, SalesforceOAuthClient
+from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus
+
+REFRESH_MARGIN_SECONDS = 60.0
+MACHINE_FLOWS = (AuthFlow.JWT_BEARER, AuthFlow.CLIENT_CREDENTIALS)
+
+
+class TokenStore(Protocol):
+    """Reads and writes one credential's token state."""
+
+    def load(self) -> TokenState | None: ...
+    def save(self, state: TokenState) -> None: ...
+    def clear(self) -> None: ...
+
+
+class CredentialLock(Protocol):
+    """Serialises token acquisition for one credential."""
+
+    def queue_on_host(self) -> AbstractContextManager[None]:
+        """Cheap, host-local: lets waiters on this host re-read what the one before them stored."""
+
+    def exclusive(self) -> AbstractContextManager[TokenStore]:
+        """The credential's exclusive section; yields the store to read and write while holding it."""
+
+
+class RenewalMetrics(Protocol):
+    """Where renewals are counted (Airflow's ``Stats`` in the hook layer)."""
+
+    def renewed(self, flow: str, seconds: float) -> None: ...
+    def failed(self, reason: str) -> None: ...
+    def waited(self, seconds: float) -> None: ...
+
+
+class NoMetrics:
+    """Counts nothing."""
+
+    def renewed(self, flow: str, seconds: float) -> None:
+        """Nothing."""
+
+    def failed(self, reason: str) -> None:
+        """Nothing."""
+
+    def waited(self, seconds: float) -> None:
+        """Nothing."""
+
+
+class Renewer(Protocol):
+    """Replaces a stored token that cannot be used as it is."""
+
+    def renew(self, stale_access_token: str | None) -> TokenState: ...
+
+
+def fingerprint(secret: str | None) -> str | None:
+    """A short, non-reversible name for a secret (to remember which one was used, never the secret)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else None
+
+
+def not_set_up(creds: SF360Credentials) -> NotSetUpError:
+    """The error for a connection without a stored token."""
+    return NotSetUpError(
+        f"No OAuth token is set up for connection {creds.conn_id!r} (org {creds.org_id}, user {creds.user_id}). "
+        "Set up the OAuth token: the 'Salesforce 360' page in the Airflow UI, `sf360 setup "
+        f"{creds.conn_id}`, or the SF360SetupOAuthOperator."
+    )
+
+
+@dataclass
+class TokenMinter:
+    """Everything about tokens that does not depend on where the code runs: usability, grants, new states.
+
+    :param credentials: the connection's validated credentials.
+    :param client: the OAuth client (the network).
+    :param session_timeout: seconds an access token is assumed to live when introspection cannot tell.
+    :param refresh_margin: renew this many seconds (at most a fifth of the lifetime) before the end.
+    :param clock: epoch seconds.
+    """
+
+    credentials: SF360Credentials
+    client: SalesforceOAuthClient
+    session_timeout: float
+    refresh_margin: float = REFRESH_MARGIN_SECONDS
+    clock: Callable[[], float] = time.time
+
+    @property
+    def flow(self) -> AuthFlow:
+        return self.credentials.auth_flow
+
+    @property
+    def holds_refresh_token(self) -> bool:
+        """Whether renewal consumes a refresh token (and so needs a cross-host lock)."""
+        return self.flow not in MACHINE_FLOWS
+
+    # ---------------------------------------------------------------- is the stored token usable?
+    def usable(self, state: TokenState | None, stale_access_token: str | None = None) -> TokenState | None:
+        """``state`` if it can be used as it is, else None; raises at once if it is revoked or mismatched."""
+        if state is None:
+            return None
+        self.raise_if_unusable(state)
+        fresh = state.is_usable(self.refresh_margin, self.clock())
+        return state if fresh and state.access_token != stale_access_token else None
+
+    def raise_if_unusable(self, state: TokenState) -> None:
+        """Fail without calling Salesforce when the stored token is known to be dead or someone else's."""
+        if state.status is TokenStatus.REVOKED:
+            detail = state.status_detail or "Salesforce refused it."
+            advice = "" if "set up the oauth token again" in detail.lower() else " Set up the OAuth token again."
+            named = repr(self.credentials.conn_id) in detail
+            raise TokenRevokedError(f"{'' if named else f'Connection {self.credentials.conn_id!r}: '}{detail}{advice}")
+        if state.status is TokenStatus.IDENTITY_MISMATCH:
+            raise IdentityMismatchError(state.status_detail or "The stored token belongs to another org or user.")
+
+    # ---------------------------------------------------------------- obtaining a token
+    def grant(self, previous: TokenState | None, on_sending: Callable[[TokenState], None]) -> TokenResponse:
+        """A new token by the connection's flow; ``on_sending`` records a refresh grant before it is sent."""
+        if self.flow is AuthFlow.JWT_BEARER:
+            return self.client.jwt_bearer()
+        if self.flow is AuthFlow.CLIENT_CREDENTIALS:
+            return self.client.client_credentials()
+        if previous is not None and previous.refresh_token and not self._seed_is_new(previous):
+            return self.redeem(previous, on_sending)
+        if self.flow is AuthFlow.REFRESH_TOKEN and self.credentials.refresh_token:
+            return self.redeem_refresh_token(self.credentials.refresh_token)
+        if previous is not None:
+            raise TokenRevokedError(
+                f"Connection {self.credentials.conn_id!r} has no refresh token (the Connected App must allow the "
+                "'refresh_token, offline_access' scope). Set up the OAuth token again."
+            )
+        raise not_set_up(self.credentials)
+
+    def _seed_is_new(self, previous: TokenState) -> bool:
+        """refresh_token flow: the connection holds a seed that was never redeemed (the user pasted a new one)."""
+        if self.flow is not AuthFlow.REFRESH_TOKEN or not self.credentials.refresh_token:
+            return False
+        return previous.seed_hash != fingerprint(self.credentials.refresh_token)
+
+    def redeem(self, state: TokenState, on_sending: Callable[[TokenState], None]) -> TokenResponse:
+        """Redeem the stored refresh token, first resolving an earlier grant whose answer never came."""
+        token = state.refresh_token or ""
+        if state.unconfirmed_grant and state.unconfirmed_grant == fingerprint(token):
+            self._confirm_not_consumed(token, "an earlier renewal of this token did not finish")
+        on_sending(replace(state, unconfirmed_grant=fingerprint(token)))
+        return self.redeem_refresh_token(token)
+
+    def redeem_refresh_token(self, token: str) -> TokenResponse:
+        """Send a refresh grant; after a lost answer, send it again only if Salesforce says it was not used."""
+        try:
+            return self.client.redeem_refresh_token(token)
+        except GrantOutcomeUnknown as lost:
+            self._confirm_not_consumed(token, lost.description)
+        try:
+            return self.client.redeem_refresh_token(token)
+        except GrantOutcomeUnknown as lost_again:
+            self._confirm_not_consumed(token, lost_again.description)
+            raise SalesforceUnreachableError(
+                "Salesforce could not be reached for the refresh token grant: two requests in a row lost their "
+                "answers, though Salesforce did not use the token (checked by introspection). Nothing was lost; "
+                "the task can be retried."
+            ) from None
+
+    def _confirm_not_consumed(self, token: str, what_happened: str) -> None:
+        """Return if Salesforce still accepts ``token``; else raise the error that says what happened."""
+        conn = self.credentials.conn_id
+        active = self.client.introspect_active(token)
+        if active is True:
+            return
+        if active is False:
+            raise RefreshAnswerLostError(
+                f"Salesforce rotated the refresh token of connection {conn!r} but its answer was lost on the way "
+                f"back ({what_happened}); the old refresh token is no longer valid. Set up the OAuth token again."
+            )
+        if not self.credentials.consumer_secret:
+            raise RefreshOutcomeUnknownError(
+                f"The answer to the refresh of connection {conn!r} was lost ({what_happened}). Without the "
+                "Consumer Secret the provider cannot ask Salesforce whether the refresh token was used, and "
+                "presenting it again could revoke the whole token family under rotation. Add the Consumer "
+                "Secret to the connection (the next renewal then checks first), or set up the OAuth token again."
+            )
+        unresolved = SalesforceUnreachableError(
+            f"The answer to the refresh of connection {conn!r} was lost ({what_happened}) and Salesforce's "
+            "introspection endpoint did not answer, so whether the refresh token was used is not known yet. "
+            "Nothing was re-sent; the next attempt checks first. The task can be retried."
+        )
+        unresolved.grant_unresolved = True
+        raise unresolved
+
+    # ---------------------------------------------------------------- the state to store
+    def verify_identity(self, response: TokenResponse) -> None:
+        """Raise unless the token belongs to the connection's org and user; a token that is someone else's is
+        revoked first, so that it neither stays alive nor uses up one of that user's five approvals."""
+        try:
+            self.client.check_identity(response)
+        except IdentityMismatchError:
+            for token in (response.refresh_token, response.access_token):
+                if token:
+                    self._revoke_quietly(token, response.instance_url)
+            raise
+
+    def _revoke_quietly(self, token: str, base_url: str) -> bool:
+        try:
+            return self.client.revoke(token, base_url)
+        except SF360Error:
+            return False
+
+    def state_from(self, response: TokenResponse, previous: TokenState | None, set_up_by: str | None) -> TokenState:
+        """The state to store for a token answer whose identity was checked (the rotated refresh token kept)."""
+        self.verify_identity(response)
+        org_id, user_id = self.client.check_identity(response)
+        expires_at = self.client.introspect_expiry(response.access_token) or (
+            response.issued_at + self.session_timeout
+        )
+        refresh_token = response.refresh_token or (previous.refresh_token if previous else None)
+        seed = self.credentials.refresh_token if self.flow is AuthFlow.REFRESH_TOKEN else None
+        return TokenState(
+            status=TokenStatus.ACTIVE,
+            access_token=response.access_token,
+            refresh_token=refresh_token or seed,
+            instance_url=response.instance_url,
+            identity_url=response.identity_url,
+            org_id=org_id,
+            user_id=user_id,
+            auth_flow=self.flow.value,
+            issued_at=response.issued_at,
+            expires_at=expires_at,
+            generation=(previous.generation + 1) if previous else 1,
+            username=previous.username if previous else None,
+            set_up_at=previous.set_up_at if previous and previous.set_up_at else self.clock(),
+            set_up_by=set_up_by if set_up_by is not None or previous is None else previous.set_up_by,
+            seed_hash=fingerprint(seed),
+        )
+
+
+class LockingRenewer:
+    """Renews under the credential lock: the server side (metadata-DB lock), machine flows and local fallback.
+
+    :param minter: token logic.
+    :param store: where the state is read outside the lock (and where a pending grant is recorded at once).
+    :param lock: the credential lock of the place this runs in.
+    :param auto_setup: obtain a first token when none is stored (the flows that need no person).
+    :param metrics: where renewals are counted.
+    """
+
+    def __init__(
+        self, minter: TokenMinter, store: TokenStore, lock: CredentialLock, *, auto_setup: bool,
+        metrics: RenewalMetrics | None = None,
+    ) -> None:
+        self.minter = minter
+        self.store = store
+        self.lock = lock
+        self.auto_setup = auto_setup
+        self.metrics = metrics or NoMetrics()
+
+    def renew(self, stale_access_token: str | None) -> TokenState:
+        """The state to use instead of one that is missing, near its end, or refused (``stale_access_token``)."""
+        if (usable := self.minter.usable(self.store.load(), stale_access_token)) is not None:
+            return usable
+        queued = time.monotonic()
+        with self.lock.queue_on_host():
+            if (usable := self.minter.usable(self.store.load(), stale_access_token)) is not None:
+                self.metrics.waited(time.monotonic() - queued)
+                return usable
+            with self.lock.exclusive() as locked:
+                self.metrics.waited(time.monotonic() - queued)
+                return self._renew_holding_lock(locked, stale_access_token)
+
+    def _renew_holding_lock(self, locked: TokenStore, stale_access_token: str | None) -> TokenState:
+        state = locked.load()
+        if (usable := self.minter.usable(state, stale_access_token)) is not None:
+            return usable  # renewed by another process while we waited
+        if state is None and not self.auto_setup:
+            raise not_set_up(self.minter.credentials)
+        started = time.monotonic()
+        try:
+            response = self.minter.grant(state, on_sending=self.store.save)
+            renewed = self.minter.state_from(response, previous=state, set_up_by=None if state else "auto")
+        except SF360Error as error:
+            self.metrics.failed(error.reason)
+            if state is not None:
+                self._remember_failure(locked, state, error)
+            raise
+        locked.save(renewed)  # the rotated refresh token is stored before anyone uses the access token
+        self.metrics.renewed(self.minter.flow.value, time.monotonic() - started)
+        return renewed
+
+    @staticmethod
+    def _remember_failure(locked: TokenStore, state: TokenState, error: SF360Error) -> None:
+        """Store what later tasks must know without calling Salesforce (revoked, mismatched, unresolved)."""
+        if isinstance(error, TokenRevokedError):
+            locked.save(state.with_status(TokenStatus.REVOKED, str(error)))
+        elif isinstance(error, IdentityMismatchError):
+            locked.save(state.with_status(TokenStatus.IDENTITY_MISMATCH, str(error)))
+        elif not error.grant_unresolved:
+            # The grant provably did not consume the token (no connection, 5xx, 429, refused client): forget it.
+            current = locked.load()
+            if current is not None and current.unconfirmed_grant:
+                locked.save(replace(current, unconfirmed_grant=None))
+        # else: keep the marker written before sending; the next renewal checks the token before presenting it.

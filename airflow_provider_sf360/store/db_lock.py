@@ -1,0 +1,124 @@
+"""The cross-host credential lock: a row lock in Airflow's metadata database, held for one renewal.
+
+Only code that has the metadata database takes it: the api-server (the page, and the renewal endpoint tasks
+call) and the CLI. On PostgreSQL and MySQL it is ``SELECT ... FOR UPDATE`` on a per-credential lock row (a
+Variable ``sf360_lock__...``), in the same transaction that then writes the new token state: exclusion comes
+from the database, not from timing, and a holder that dies loses its connection and with it the lock.
+SQLite serves one host only (its file cannot be shared safely across hosts), so there the host lock is the
+lock. Waiters of one host queue on the host lock first, so each host holds at most one database connection
+waiting for a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
+from airflow_provider_sf360.core.renewal import TokenStore
+from airflow_provider_sf360.store.locks import HostLock
+from airflow_provider_sf360.store.token_store import MaskFn, VariableTokenStore, lock_key_for
+from airflow_provider_sf360.store.variables import SessionVariables
+
+LOCK_ROW_VALUE = "sf360: renewal lock row (managed, holds no secret)"
+
+
+def _dialect(session: Any) -> str:
+    return str(session.get_bind().dialect.name)
+
+
+def _ensure_lock_row(lock_key: str) -> None:
+    """Create the credential's lock row once; a concurrent creator winning the race is fine."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(Variable.id).where(Variable.key == lock_key)) is None:
+                session.add(Variable(key=lock_key, val=LOCK_ROW_VALUE, description=LOCK_ROW_VALUE))
+    except IntegrityError:
+        pass  # created by another process meanwhile
+
+
+def _set_lock_timeout(session: Any, dialect: str, seconds: float) -> None:
+    from sqlalchemy import text
+
+    if dialect == "postgresql":
+        session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
+    elif dialect == "mysql":
+        session.execute(text(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}"))
+
+
+@contextmanager
+def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
+    """A metadata-DB session holding the row lock of ``lock_key`` until it commits (or rolls back).
+
+    Provider errors are outcomes to remember (a revoked token is stored as revoked), so they commit too; any
+    other exception rolls back.
+    """
+    from airflow.models.variable import Variable
+    from airflow import settings
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    _ensure_lock_row(lock_key)
+    assert settings.Session is not None, "Airflow's metadata database is not configured"
+    session = settings.Session()
+    try:
+        _set_lock_timeout(session, _dialect(session), wait_seconds)
+        try:
+            session.execute(select(Variable.id).where(Variable.key == lock_key).with_for_update()).first()
+        except OperationalError:
+            session.rollback()
+            raise SalesforceUnreachableError(
+                f"Waited {wait_seconds:.0f} s for another Airflow component renewing the same Salesforce token; "
+                "it may be stuck. Nothing was redeemed; retry."
+            ) from None
+        try:
+            yield session
+        except SF360Error:
+            session.commit()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+    finally:
+        session.close()
+
+
+def is_sqlite() -> bool:
+    """Whether Airflow's metadata database is SQLite (one host; the host lock is the lock there)."""
+    from airflow.settings import engine
+
+    return engine is not None and engine.dialect.name == "sqlite"
+
+
+class DatabaseCredentialLock:
+    """The credential lock of processes that have the metadata database (api-server, CLI).
+
+    :param store: the credential's store outside the lock (a pending grant is recorded through it at once).
+    :param host_lock: this credential's host lock (waiters of this host queue there first).
+    :param mask: masks tokens read inside the lock.
+    """
+
+    def __init__(self, store: VariableTokenStore, host_lock: HostLock, mask: MaskFn) -> None:
+        self.store = store
+        self.host_lock = host_lock
+        self.mask = mask
+
+    def queue_on_host(self) -> AbstractContextManager[None]:
+        return self.host_lock.hold()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[TokenStore]:
+        with self.host_lock.hold():
+            if is_sqlite():
+                yield self.store
+                return
+            lock_key = lock_key_for(self.store.state_key)
+            with row_locked_session(lock_key, self.host_lock.wait_seconds) as session:
+                yield VariableTokenStore(self.store.state_key, SessionVariables(session), self.mask)

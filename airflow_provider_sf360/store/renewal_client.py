@@ -1,0 +1,122 @@
+"""Task side of refresh-token renewal: the api-server redeems, under the metadata-DB lock, for every task.
+
+Tasks have no metadata database in Airflow 3 and Variables have no compare-and-set, so a task never redeems
+a refresh token itself (outside ``dag.test()``). It queues behind the other tasks of its host, re-reads the
+token, and only then asks the api-server (``POST /sf360/api/renew``), proving that it holds the refresh token
+it wants replaced (``core/proof.py``). The answer holds no secret: the task reads the renewed token from its
+Variable afterwards. An unreachable api-server fails the task retryably; nothing is redeemed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from airflow_provider_sf360.core.errors import (
+    RenewalRefusedError,
+    SalesforceUnreachableError,
+    SF360Error,
+    TokenRevokedError,
+    rebuild_error,
+)
+from airflow_provider_sf360.core.proof import make_proof
+from airflow_provider_sf360.core.renewal import NoMetrics, RenewalMetrics, TokenMinter, TokenStore, not_set_up
+from airflow_provider_sf360.core.token_state import TokenState
+from airflow_provider_sf360.store.locks import HostLock
+from airflow_provider_sf360.store.plugin_api import PluginApiAnswer, post_json
+
+RENEW_PATH = "/renew"
+QUEUE_PREFIX = "api-queue:"  # host-lock name of tasks waiting for the api-server (never the renewers' own lock)
+RENEW_PURPOSE = "renew"
+
+
+class ApiServerRenewer:
+    """Renews a refresh-token credential by asking the api-server.
+
+    :param minter: token logic (usability checks; the grant itself runs on the api-server).
+    :param store: the task's view of the token (Task SDK Variables).
+    :param host_lock: this credential's host lock: one request per host at a time.
+    :param metrics: where waits are counted.
+    """
+
+    def __init__(
+        self, minter: TokenMinter, store: TokenStore, host_lock: HostLock, metrics: RenewalMetrics | None = None
+    ) -> None:
+        self.minter = minter
+        self.store = store
+        self.host_lock = host_lock
+        self.metrics = metrics or NoMetrics()
+
+    def renew(self, stale_access_token: str | None) -> TokenState:
+        """The renewed state (read back from the Variable after the api-server stored it)."""
+        if (usable := self.minter.usable(self.store.load(), stale_access_token)) is not None:
+            return usable
+        queued = time.monotonic()
+        with self.host_lock.hold():
+            state = self.store.load()
+            self.metrics.waited(time.monotonic() - queued)
+            if (usable := self.minter.usable(state, stale_access_token)) is not None:
+                return usable
+            return self._ask_api_server(state, stale_access_token)
+
+    def _ask_api_server(self, state: TokenState | None, stale_access_token: str | None) -> TokenState:
+        for _ in range(2):  # a second round only after another host renewed between our read and our request
+            answer = post_json(RENEW_PATH, self._request(state, stale_access_token))
+            fresh = self.store.load()
+            if answer.status == 200:
+                return self._renewed(fresh)
+            moved_on = fresh is not None and state is not None and fresh.generation != state.generation
+            if answer.status in (401, 403) and moved_on and fresh is not None:
+                if (usable := self.minter.usable(fresh, stale_access_token)) is not None:
+                    return usable
+                state = fresh
+                continue
+            raise self._error(answer)
+        raise RenewalRefusedError(
+            f"The token of connection {self.minter.credentials.conn_id!r} kept changing while this task asked the "
+            "api-server to renew it; retry the task."
+        )
+
+    def _request(self, state: TokenState | None, stale_access_token: str | None) -> dict[str, object]:
+        creds = self.minter.credentials
+        secret = state.refresh_token if state is not None else creds.refresh_token
+        if not secret:
+            if state is None:
+                raise not_set_up(creds)
+            raise TokenRevokedError(
+                f"Connection {creds.conn_id!r} has no refresh token stored. Set up the OAuth token again."
+            )
+        timestamp = int(time.time())
+        return {
+            "conn_id": creds.conn_id,
+            "state_key": creds.state_key,
+            "generation": state.generation if state is not None else None,
+            "refused": bool(state is not None and stale_access_token and state.access_token == stale_access_token),
+            "timestamp": timestamp,
+            "proof": make_proof(secret, purpose=RENEW_PURPOSE, subject=creds.state_key, timestamp=timestamp),
+        }
+
+    def _renewed(self, fresh: TokenState | None) -> TokenState:
+        if fresh is None:
+            raise not_set_up(self.minter.credentials)
+        self.minter.raise_if_unusable(fresh)
+        return fresh
+
+    def _error(self, answer: PluginApiAnswer) -> SF360Error:
+        reason = str(answer.body.get("reason") or "")
+        if reason:
+            return rebuild_error(reason, answer.detail)
+        conn_id = self.minter.credentials.conn_id
+        if answer.status in (401, 403):
+            return RenewalRefusedError(
+                f"The api-server refused to renew the token of connection {conn_id!r}: this task's copy of the "
+                "refresh token does not match the stored one. Set up the OAuth token again if this repeats."
+            )
+        if answer.status == 404:
+            return RenewalRefusedError(
+                f"The api-server has no sf360 renewal route (HTTP 404): install airflow-provider-sf360 on the "
+                f"api-server too (its plugin renews tokens for tasks), then retry. Connection {conn_id!r}."
+            )
+        return SalesforceUnreachableError(
+            f"The api-server answered HTTP {answer.status} to the renewal of connection {conn_id!r}; nothing was "
+            "redeemed. The task can be retried."
+        )

@@ -1,0 +1,79 @@
+"""Issue 9, CeleryExecutor run: two worker hosts, one rotating credential, a slow network and a late answer.
+
+Redis (broker) and PostgreSQL (metadata DB, result backend) started by the test on loopback; api-server,
+scheduler, dag-processor and two ``airflow celery worker`` processes standing for two hosts (own Celery host
+name, own TMPDIR, own route to the api-server). 32 mapped tasks call the emulator (rotation on, 15 s sessions)
+through ``SF360Hook.get_conn()`` while host B's api-server traffic is held 0.5 s and then 1 s per request and one
+refresh answer comes 3 s late with ``[sf360] request_timeout=2``. Figures: printed and appended to
+``test-artifacts/scale-figures.md``. Knobs: ``SF360_CELERY_TASK_SECONDS`` (40), ``SF360_CELERY_CONCURRENCY`` (8
+per host); ``SF360_REQUIRE_SCALE=1`` turns a missing piece into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scale.celery_stack import CeleryWorld, celery_run, celery_world, redis_server_binary
+from scale.harness import postgres_bin_dir
+from scale.scenarios import copy_logs, table
+
+pytestmark = [pytest.mark.scale, pytest.mark.timeout(900)]
+
+TASKS = 32
+TASK_SECONDS = float(os.environ.get("SF360_CELERY_TASK_SECONDS", 40))
+CONCURRENCY = int(os.environ.get("SF360_CELERY_CONCURRENCY", 8))
+REQUIRE = "SF360_REQUIRE_SCALE"
+
+
+def _unavailable() -> str | None:
+    """Why the Celery run cannot start here, or None."""
+    if postgres_bin_dir() is None:
+        return "PostgreSQL binaries not found (Debian: apt-get install -y postgresql)"
+    if redis_server_binary() is None:
+        return "redis-server not found (Debian: apt-get install -y redis-server)"
+    for module, package in (("asyncpg", "asyncpg"), ("airflow.providers.celery", "apache-airflow-providers-celery"),
+                            ("redis", "redis")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{package} is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def celery_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[CeleryWorld]:
+    """The running Celery stack; its logs go to ``test-artifacts/celery-logs/`` when a test of the module fails."""
+    reason = _unavailable()
+    if reason:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{REQUIRE} is set but {reason}")
+        pytest.skip(reason)
+    pg_bin = postgres_bin_dir()
+    assert pg_bin is not None
+    with celery_world(pg_bin, concurrency=CONCURRENCY) as world:
+        failed_before = request.session.testsfailed
+        yield world
+        if request.session.testsfailed > failed_before:
+            copy_logs(world.world.work_dir, artifacts_dir / "celery-logs")
+
+
+def test_celery_two_hosts_keep_the_token_family_under_a_slow_network_and_a_late_answer(
+    celery_stack: CeleryWorld, capsys: pytest.CaptureFixture[str], artifacts_dir: Path
+) -> None:
+    figures = celery_run(celery_stack, TASKS, TASK_SECONDS)
+    text = table("Celery run: two hosts, slow network to the api-server, one late refresh answer",
+                 figures.as_dict())
+    with capsys.disabled():
+        print(f"\n{text}\n")
+    with open(artifacts_dir / "scale-figures.md", "a") as out:
+        out.write(text + "\n\n")
+    assert figures.problems() == []
+    assert figures.refresh_token_grants >= 2  # tokens really expired during the run
+    assert figures.api_calls == figures.rest_requests

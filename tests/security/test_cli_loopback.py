@@ -1,0 +1,129 @@
+"""Issue 10, Medium: the CLI's loopback receiver.
+
+Before the fix it bound only 127.0.0.1 (a listener on [::1] received the code and state of a ``localhost``
+callback), a ``http://[::1]:port`` callback never worked, one idle TCP connection kept ``--timeout 5`` running
+for 25 s, and any local request to the callback path aborted the setup.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from airflow_provider_sf360.cli.loopback import LoopbackError, LoopbackServer, loopback_address
+
+pytestmark = pytest.mark.timeout(60)
+STATE = "expected-state-value"
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+needs_ipv6 = pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+def localhost_server(port: int) -> Iterator[LoopbackServer]:
+    with LoopbackServer(f"http://localhost:{port}/OauthRedirect", expected_state=STATE) as server:
+        yield server
+
+
+def _get(url: str) -> int:
+    return requests.get(url, timeout=5).status_code
+
+
+@needs_ipv6
+def test_localhost_callback_listens_on_both_loopback_addresses(localhost_server: LoopbackServer, port: int) -> None:
+    assert set(localhost_server.address.bind_addresses) >= {"127.0.0.1", "::1"}
+    assert _get(f"http://[::1]:{port}/OauthRedirect?code=c&state=wrong") == 400  # served by us, not by another
+    assert _get(f"http://127.0.0.1:{port}/OauthRedirect?code=c&state=wrong") == 400
+    assert _get(f"http://[::1]:{port}/OauthRedirect?code=c6&state={STATE}") == 200
+    assert localhost_server.wait(5) == f"http://localhost:{port}/OauthRedirect?code=c6&state={STATE}"
+
+
+@needs_ipv6
+def test_a_squatter_on_ipv6_loopback_stops_the_setup(port: int) -> None:
+    """Another local user already listening on [::1]:port would receive the code: refuse to start instead."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.bind(("::1", port))
+        squatter.listen()
+        with pytest.raises(OSError):
+            LoopbackServer(f"http://localhost:{port}/OauthRedirect", expected_state=STATE)
+    # and the IPv4 half it had bound was released
+    with LoopbackServer(f"http://localhost:{port}/OauthRedirect", expected_state=STATE):
+        pass
+
+
+@needs_ipv6
+def test_ipv6_literal_callback_works(port: int) -> None:
+    with LoopbackServer(f"http://[::1]:{port}/cb", expected_state=STATE) as server:
+        assert server.address.bind_addresses == ("::1",)
+        assert _get(f"http://[::1]:{port}/cb?code=c&state={STATE}") == 200
+        assert server.wait(5) == f"http://[::1]:{port}/cb?code=c&state={STATE}"
+
+
+def test_idle_connections_do_not_hold_the_wait(localhost_server: LoopbackServer, port: int) -> None:
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        started = time.monotonic()
+        assert localhost_server.wait(1.5) is None
+        assert time.monotonic() - started < 2.5
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_idle_connection_does_not_block_the_real_redirect(localhost_server: LoopbackServer, port: int) -> None:
+    idle = socket.create_connection(("127.0.0.1", port))
+    half = socket.create_connection(("127.0.0.1", port))
+    half.sendall(b"GET /OauthRedirect?state=")  # a request line that never ends
+    try:
+        threading.Timer(0.3, lambda: _get(f"http://127.0.0.1:{port}/OauthRedirect?code=c&state={STATE}")).start()
+        started = time.monotonic()
+        assert localhost_server.wait(10) is not None
+        assert time.monotonic() - started < 3
+    finally:
+        idle.close()
+        half.close()
+
+
+def test_stray_requests_are_answered_400_and_the_wait_goes_on(localhost_server: LoopbackServer, port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    assert _get(f"{base}/OauthRedirect") == 400
+    assert _get(f"{base}/OauthRedirect?code=evil&state=forged") == 400
+    assert _get(f"{base}/OauthRedirect?error=access_denied") == 400
+    assert _get(f"{base}/favicon.ico") == 404
+    assert localhost_server.wait(0.2) is None  # still waiting, nothing accepted
+    assert _get(f"{base}/OauthRedirect?error=access_denied&state={STATE}") == 200  # a Deny carries the state
+    assert localhost_server.wait(1) == f"http://localhost:{port}/OauthRedirect?error=access_denied&state={STATE}"
+    assert _get(f"{base}/OauthRedirect?code=late&state={STATE}") == 400  # only the first one counts
+
+
+def test_non_loopback_callbacks_are_refused() -> None:
+    for url in ("https://localhost:1717/cb", "http://evil.test:1717/cb", "http://localhost/cb",
+                "http://user@localhost:1717/cb", "http://localhost:99999/cb", "http://[::2]:1717/cb"):
+        with pytest.raises(LoopbackError):
+            loopback_address(url)

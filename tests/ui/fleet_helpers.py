@@ -1,0 +1,51 @@
+"""Helpers for the fleet-page, audit-log and multi-team tests (no fixtures here; those stay in conftest)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import requests
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, html[:2000]
+    return match.group(1)
+
+
+def set_up_headless(emu: Any, callback_url: str, conn_id: str) -> None:
+    """A stored token for ``conn_id`` through the hook and the emulator's headless consent."""
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    hook = SF360Hook(conn_id)
+    url = hook.authorization_url(redirect_uri=callback_url)
+    assert hook.complete_authorization(emu.authorize_headless(url), set_up_by="test").ok
+
+
+def event_logs(api_url: str, admin_token: str, event: str, conn_id: str, wait: float = 10.0) -> list[dict[str, Any]]:
+    """Audit-log entries ``event`` about ``conn_id`` through the REST API (``/api/v2/eventLogs``)."""
+    import json
+
+    deadline = time.monotonic() + wait
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        answer = requests.get(
+            f"{api_url}/api/v2/eventLogs", params={"event": event, "limit": 100, "order_by": "-id"},
+            headers={"Authorization": f"Bearer {admin_token}"}, timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        found = [e for e in answer.json()["event_logs"] if json.loads(e.get("extra") or "{}").get("conn_id") == conn_id]
+        if found:
+            return found
+        time.sleep(0.3)
+    return found
+
+
+def extra_of(entry: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(entry.get("extra") or "{}"))

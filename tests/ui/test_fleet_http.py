@@ -1,0 +1,191 @@
+"""The fleet page over HTTP against a real api-server: framing, callback spelling, CSRF per session, shared and
+orphaned token state, prune, the Callback URL from ``[api] base_url``, and every page action in Airflow's audit
+log (``/api/v2/eventLogs``), including entries sent by tasks to ``POST /sf360/api/audit``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_sf360.testing import DEFAULT_CONSUMER_SECRET, DEFAULT_ORG_ID, DEFAULT_USER_ID
+
+from .fleet_helpers import csrf_of, event_logs, extra_of, set_up_headless
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_pages_refuse_framing_by_other_origins(api_server: Any, make_connection: Any) -> None:
+    make_connection("sf360_fleet_frame")
+    page = api_server.session("admin").get(f"{api_server.url}/sf360/", timeout=30)
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert page.headers["X-Frame-Options"] == "SAMEORIGIN"
+    confirm = api_server.session("admin").get(
+        f"{api_server.url}/sf360/connections/sf360_fleet_frame/delete/confirm", timeout=30
+    )
+    assert confirm.status_code == 200 and confirm.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_callback_with_trailing_slash_never_logs_the_code(api_server: Any, make_connection: Any) -> None:
+    anon = api_server.session(None)
+    answer = anon.get(f"{api_server.url}/sf360/callback/?code=slash-anon-code&state=x", allow_redirects=False,
+                      timeout=30)
+    assert answer.status_code == 401  # no trailing-slash redirect that would log the query first
+    admin = api_server.session("admin")
+    back = admin.get(f"{api_server.url}/sf360/callback/?code=slash-admin-code&state=forged", timeout=30)
+    assert back.status_code == 200 and "Setup refused" in back.text
+    time.sleep(0.5)
+    log = api_server.log_path.read_text()
+    assert "/sf360/callback/" in log
+    assert "slash-anon-code" not in log and "slash-admin-code" not in log
+
+
+def test_csrf_token_of_another_session_is_refused(api_server: Any, make_connection: Any) -> None:
+    make_connection("sf360_fleet_csrf")
+    admin = api_server.session("admin")
+    token = csrf_of(admin.get(f"{api_server.url}/sf360/", timeout=30).text)
+    time.sleep(1.1)  # a new sign-in of the same user: another JWT
+    fresh = requests.post(f"{api_server.url}/auth/token",
+                          json={"username": "admin", "password": api_server.passwords["admin"]}, timeout=30)
+    other = requests.Session()
+    other.cookies.set("_token", fresh.json()["access_token"], domain="127.0.0.1", path="/")
+    answer = other.post(f"{api_server.url}/sf360/connections/sf360_fleet_csrf/test",
+                        data={"csrf_token": token}, allow_redirects=False, timeout=30)
+    assert answer.status_code == 403
+    same = admin.post(f"{api_server.url}/sf360/connections/sf360_fleet_csrf/test",
+                      data={"csrf_token": token}, allow_redirects=False, timeout=60)
+    assert same.status_code == 303
+
+
+def test_callback_url_follows_base_url_not_the_host_header(api_server: Any, make_connection: Any) -> None:
+    make_connection("sf360_fleet_base")
+    port = api_server.url.rsplit(":", 1)[1]
+    headers = {"Host": f"localhost:{port}", "Authorization": f"Bearer {api_server.token('admin')}"}
+    page = requests.get(f"{api_server.url}/sf360/", headers=headers, timeout=30)
+    assert page.status_code == 200
+    assert f'data-testid="callback-url">{api_server.url}/sf360/callback<' in page.text
+
+
+def test_shared_credentials_are_named_on_the_page_and_in_confirmations(
+    api_server: Any, make_connection: Any, emu: Any
+) -> None:
+    make_connection("sf360_fleet_share_a")
+    make_connection("sf360_fleet_share_b")
+    admin = api_server.session("admin")
+    page = admin.get(f"{api_server.url}/sf360/", timeout=30).text
+    assert "shared with sf360_fleet_share_b" in page and "shared with sf360_fleet_share_a" in page
+    for action in ("reset", "delete"):
+        confirm = admin.get(f"{api_server.url}/sf360/connections/sf360_fleet_share_a/{action}/confirm", timeout=30)
+        assert "The token is shared with sf360_fleet_share_b" in confirm.text, action
+
+
+def test_orphaned_token_state_is_listed_and_pruned(api_server: Any, make_connection: Any, emu: Any) -> None:
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    conn_id = make_connection("sf360_fleet_orphan")
+    set_up_headless(emu, api_server.callback_url(), conn_id)
+    hook = SF360Hook(conn_id)
+    state_key = hook.credentials.state_key
+    state = hook.lifecycle.store.load()
+    assert state is not None
+    admin_token = api_server.token("admin")
+    # Airflow's own Connections API deletes the connection: its token state is left behind.
+    deleted = requests.delete(f"{api_server.url}/api/v2/connections/{conn_id}",
+                              headers={"Authorization": f"Bearer {admin_token}"}, timeout=30)
+    assert deleted.status_code == 204
+    admin = api_server.session("admin")
+    page = admin.get(f"{api_server.url}/sf360/", timeout=30).text
+    assert f'data-orphan="{state_key}"' in page and ">orphaned<" in page
+
+    answer = admin.post(f"{api_server.url}/sf360/orphans/prune",
+                        data={"csrf_token": csrf_of(page), "state_key": state_key}, timeout=60)
+    assert "Orphaned token state removed; its tokens are revoked at Salesforce" in answer.text
+    assert f'data-orphan="{state_key}"' not in answer.text
+    userinfo = requests.get(f"{state.instance_url}/services/oauth2/userinfo",
+                            headers={"Authorization": f"Bearer {state.access_token}"}, verify=emu.ca_bundle, timeout=30)
+    assert userinfo.status_code == 401  # dead at Salesforce
+    (entry,) = event_logs(api_server.url, admin_token, "sf360.prune", state_key)[:1]
+    assert entry["owner"] == "admin" and extra_of(entry)["outcome"] == "success"
+
+
+def test_test_access_answers_json_for_the_page_script(api_server: Any, make_connection: Any, emu: Any) -> None:
+    conn_id = make_connection("sf360_fleet_json")
+    set_up_headless(emu, api_server.callback_url(), conn_id)
+    admin = api_server.session("admin")
+    token = csrf_of(admin.get(f"{api_server.url}/sf360/", timeout=30).text)
+    answer = admin.post(f"{api_server.url}/sf360/connections/{conn_id}/test", data={"csrf_token": token},
+                        headers={"Accept": "application/json"}, timeout=60)
+    body = answer.json()
+    assert body["ok"] is True and body["status"] == "active" and "Access test succeeded" in body["message"]
+    assert body["last_test"]["ok"] is True
+
+
+def test_every_page_action_is_in_the_audit_log(api_server: Any, make_connection: Any, emu: Any) -> None:
+    admin_token = api_server.token("admin")
+    conn_id = make_connection("sf360_fleet_audit")
+    admin = api_server.session("admin")
+    token = csrf_of(admin.get(f"{api_server.url}/sf360/", timeout=30).text)
+
+    def post(action: str, **data: str) -> requests.Response:
+        return admin.post(f"{api_server.url}/sf360/connections/{conn_id}/{action}",
+                          data={"csrf_token": token, **data}, allow_redirects=False, timeout=60)
+
+    authorize = post("setup").headers["location"]  # authorization_code: the sign-in starts
+    admin.get(emu.authorize_headless(authorize, allow=False), timeout=60)
+    authorize = post("setup").headers["location"]
+    admin.get(emu.authorize_headless(authorize), timeout=60)
+    post("test")
+    post("reset")
+    post("delete", confirm="yes")
+    expected = {
+        "sf360.setup": "started", "sf360.authorization_denied": "failed", "sf360.authorization_completed": "success",
+        "sf360.test_access": "success", "sf360.reset": "success", "sf360.delete": "success",
+    }
+    for event, outcome in expected.items():
+        entries = event_logs(api_server.url, admin_token, event, conn_id)
+        assert entries, event
+        extra = extra_of(entries[0])
+        assert entries[0]["owner"] == "admin" and extra["outcome"] == outcome and extra["source"] == "page", event
+        assert DEFAULT_CONSUMER_SECRET not in str(entries[0])
+
+
+def test_tasks_write_audit_entries_with_a_proof(api_server: Any, make_connection: Any) -> None:
+    from airflow_provider_sf360.core.proof import make_proof
+    from airflow_provider_sf360.store.audit import PROOF_PURPOSE, proof_subject
+
+    conn_id = make_connection("sf360_fleet_task_audit")
+    fields = {"event": "test_access", "conn_id": conn_id, "outcome": "success", "dag_id": "d1", "task_id": "t1",
+              "run_id": "r1", "message": "Access test succeeded"}
+    now = int(time.time())
+    good = make_proof(DEFAULT_CONSUMER_SECRET, purpose=PROOF_PURPOSE, subject=proof_subject(fields), timestamp=now)
+    bad = make_proof("not-the-secret", purpose=PROOF_PURPOSE, subject=proof_subject(fields), timestamp=now)
+    url = f"{api_server.url}/sf360/api/audit"
+    assert requests.post(url, json={**fields, "timestamp": now, "proof": bad}, timeout=30).status_code == 403
+    forged = {**fields, "outcome": "failed"}  # the proof covers every field
+    assert requests.post(url, json={**forged, "timestamp": now, "proof": good}, timeout=30).status_code == 403
+    assert requests.post(url, json={**fields, "timestamp": now, "proof": good}, timeout=30).status_code == 200
+    # /api/v2/eventLogs lists entries of DAGs the caller may read, and "d1" is not a DAG of this test DB:
+    # read the row itself (an entry of a real DAG shows there to users who may read that DAG).
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = [r for r in session.scalars(select(Log).where(Log.event == "sf360.test_access")).all()
+                if extra_of({"extra": r.extra}).get("conn_id") == conn_id]
+        assert len(rows) == 1
+        assert (rows[0].dag_id, rows[0].task_id, rows[0].run_id) == ("d1", "t1", "r1")
+        assert extra_of({"extra": rows[0].extra})["source"] == "task" and rows[0].owner == "task:d1.t1"
+
+
+def test_status_filter_values_cover_every_row(api_server: Any, make_connection: Any) -> None:
+    make_connection("sf360_fleet_invalid", org_id="nope")
+    make_connection("sf360_fleet_fine")
+    page = api_server.session("admin").get(f"{api_server.url}/sf360/", timeout=30).text
+    assert 'data-conn-id="sf360_fleet_invalid" data-status="invalid"' in page
+    assert 'data-conn-id="sf360_fleet_fine" data-status="not_set_up"' in page
+    for status in ("active", "expired", "revoked", "identity_mismatch", "not_set_up", "invalid", "orphaned"):
+        assert f'<option value="{status}">' in page
+    assert DEFAULT_ORG_ID in page and DEFAULT_USER_ID in page
