@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: venv lint typecheck test test-fast demo bench compat wheel-smoke dist scale clean
+.PHONY: venv lint typecheck test test-fast demo bench bench-page compat wheel-smoke dist scale clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ scale: venv
 # Benchmarks against the emulator (figures recorded in docs/benchmarks.md).
 bench: venv
 	$(PY) bench/run_all.py
+
+# The Salesforce 360 page with 500 connections: server render, browser render, search (bench/page_render.py).
+bench-page: venv
+	$(PY) bench/page_render.py
 
 # The wheel and the sdist in dist/, checked by twine; fails on any build warning (the log is dist/build.log).
 dist: venv

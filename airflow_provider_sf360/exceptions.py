@@ -32,6 +32,7 @@ __all__ = [
     "SalesforceRequestError",
     "SalesforceUnreachableError",
     "TokenRevokedError",
+    "TokenStateUnreadableError",
     "TokensUnencryptedError",
     "UntrustedHostError",
     "for_airflow",
@@ -90,6 +91,10 @@ class TokensUnencryptedError(core_errors.TokensUnencryptedError, AirflowFailExce
     """Airflow has no Fernet key, so the provider refuses to store tokens; no retries."""
 
 
+class TokenStateUnreadableError(core_errors.TokenStateUnreadableError, AirflowFailException):
+    """The stored token state is not what the provider writes (edited by hand, truncated...); no retries."""
+
+
 AIRFLOW_CLASSES: dict[type[SF360Error], type[SF360Error]] = {
     SF360Error: PermanentSF360Error,
     core_errors.CredentialsInvalidError: CredentialsInvalidError,
@@ -104,6 +109,7 @@ AIRFLOW_CLASSES: dict[type[SF360Error], type[SF360Error]] = {
     core_errors.RefreshOutcomeUnknownError: RefreshOutcomeUnknownError,
     core_errors.RenewalRefusedError: RenewalRefusedError,
     core_errors.TokensUnencryptedError: TokensUnencryptedError,
+    core_errors.TokenStateUnreadableError: TokenStateUnreadableError,
 }
 """Each permanent core error class -> the class of the same name above, which Airflow does not retry."""
 

@@ -13,6 +13,7 @@ from airflow_provider_sf360.core.credentials import DEFAULT_API_VERSION, FIELD_L
 from airflow_provider_sf360.core.ids import ORG_PREFIX, USER_PREFIX, id_pattern
 from airflow_provider_sf360.core.options import config_section
 
+PORT_LABEL = "Port (unused: enter 0 so that Airflow 3.3.2's Test button works)"
 __all__ = ["CONFIG", "CONN_FIELDS", "CONN_TYPE", "DEFAULT_CONN_ID", "HOOK_NAME", "UI_FIELD_BEHAVIOUR",
            "get_provider_info"]
 
@@ -82,11 +83,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["host", "port", "schema"],
-    "relabeling": {"login": FIELD_LABELS["login"], "password": FIELD_LABELS["password"]},
+    # Port stays visible for one reason: Airflow 3.3.2's Test button answers "Bad Request" for a connection whose
+    # port is empty (apache/airflow PR #73298, fixed after 3.3.2); entering 0 is the workaround. sf360 ignores it.
+    "hidden-fields": ["host", "schema"],
+    "relabeling": {"login": FIELD_LABELS["login"], "password": FIELD_LABELS["password"], "port": PORT_LABEL},
     "placeholders": {
         "login": "3MVG9... (Connected App consumer key)",
         "password": "optional for authorization_code with PKCE and for jwt_bearer",
+        "port": "0",
     },
 }
 

@@ -100,7 +100,8 @@ def run(runs: int = 5, with_community: bool = True) -> Table:
         "token (the `introspect` request in the cold row). JWT without a secret: no introspection.",
         "Wall times are against an in-process emulator on 127.0.0.1 (a token request costs ~1 ms here, "
         "typically 100-300 ms against real Salesforce); sf360 times include its Variable read/write in the SQLite "
-        "metadata DB and, when cold, the 0.25 s settle of its cross-host renewal lease.",
+        "metadata DB and, when cold, the host lock (JWT and client credentials take no cross-host lock; no "
+        "renewal path sleeps).",
     ]
     return table
 

@@ -6,7 +6,8 @@ path (example DAGs, scripts/demo.py). Checks, in a fresh Airflow home:
 
 1. the provider is imported from site-packages, with the wheel's version;
 2. registration: ``airflow providers list`` shows it and ``get_provider_info()`` passes Airflow's schema;
-3. the connection form metadata (ProvidersManager widgets and the UI's ``HookMetaService``);
+3. the connection form metadata (ProvidersManager widgets and the UI's ``HookMetaService``), and the
+   Salesforce 360 page (``airflow plugins`` lists it; its templates load from the wheel);
 4. ``python -m airflow_provider_sf360.testing serve`` starts, answers its control API, and stops;
 5. a ``dag.test()`` of the connectivity-check DAG against the emulator;
 6. the lifecycle ``make demo`` runs (``scripts/demo.py``) in its own process.
@@ -101,6 +102,21 @@ def check_form_metadata() -> None:
           f"{len(dumped['extra_fields'])} extra fields")
 
 
+def check_ui_plugin() -> None:
+    listing = subprocess.run([AIRFLOW, "plugins", "-o", "json"], capture_output=True, text=True, check=True,
+                             timeout=180).stdout
+    plugins = {p["name"]: p for p in json.loads(listing[listing.index("[{"):])}
+    apps = [app["url_prefix"] for app in plugins.get("sf360", {}).get("fastapi_apps", [])]
+    check("airflow plugins: the Salesforce 360 page", apps == ["/sf360"], ", ".join(apps))
+
+    from airflow_provider_sf360.plugins.routes import templates
+
+    names = sorted(templates.list_templates())
+    for name in names:
+        templates.get_template(name)  # parses: a template missing from the wheel or broken fails here
+    check("the page's templates load from the wheel", "page.html" in names, ", ".join(names))
+
+
 def check_standalone_emulator() -> None:
     from airflow_provider_sf360.testing.client import EmulatorClient
 
@@ -159,6 +175,7 @@ def main() -> int:
     subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True, timeout=300)
     check_registration()
     check_form_metadata()
+    check_ui_plugin()
     check_standalone_emulator()
     check_dag_test()
     check_demo_lifecycle()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -247,6 +248,8 @@ class CeleryFigures:
     slow_host_delays: str
     slow_host_requests_by_delay: dict[str, int]
     renewal_calls_via_api_server: dict[str, int]
+    renewal_answers_at_api_server: dict[str, int]
+    slowest_renewal_answer_seconds: float
     concurrency_per_host: int
     secrets_checked: int
     secrets_in_logs: int
@@ -270,6 +273,9 @@ class CeleryFigures:
             found.append(f"not every host ran tasks: {self.tasks_by_host}")
         if not self.late_answer_fault_fired:
             found.append("no token request came after the late-answer fault was set: it never fired")
+        elif self.renewal_answers_at_api_server and self.slowest_renewal_answer_seconds < LATE_ANSWER_SECONDS:
+            found.append(f"no renewal call on the api-server took {LATE_ANSWER_SECONDS} s: the late refresh answer "
+                         "was not waited for")
         if not all(self.slow_host_requests_by_delay.get(str(d), 0) for d in SLOW_NETWORK_DELAYS):
             found.append(f"host B's traffic was not delayed by each of {SLOW_NETWORK_DELAYS}: "
                          f"{self.slow_host_requests_by_delay}")
@@ -279,6 +285,25 @@ class CeleryFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_ACCESS_LINE = re.compile(r"^.*path=/sf360/api/renew[ \t].*$", re.MULTILINE)
+_STATUS = re.compile(r"status_code=(\d+)")
+_DURATION = re.compile(r"duration_us=(\d+)")
+
+
+def api_server_renewals(work_dir: Path) -> tuple[dict[str, int], float]:
+    """(renewal answers by HTTP status, slowest answer in seconds) from the api-server's ``http.access`` log."""
+    log = work_dir / "api-server.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    by_status: dict[str, int] = {}
+    slowest = 0.0
+    for line in _ACCESS_LINE.findall(text[-50_000_000:]):
+        status, duration = _STATUS.search(line), _DURATION.search(line)
+        key = status.group(1) if status else "?"
+        by_status[key] = by_status.get(key, 0) + 1
+        slowest = max(slowest, int(duration.group(1)) / 1e6 if duration else 0.0)
+    return dict(sorted(by_status.items())), round(slowest, 2)
 
 
 def _revocations(holdings: Mapping[str, Any]) -> dict[str, int]:
@@ -319,7 +344,7 @@ class _Schedule:
             self.switched = True
 
 
-def celery_run(cw: CeleryWorld, tasks: int = 32, task_seconds: float = 40, interval: float = 0.25,
+def celery_run(cw: CeleryWorld, tasks: int = 32, task_seconds: float = 30, interval: float = 0.25,
                timeout: float = 600) -> CeleryFigures:
     """Trigger the scale DAG with the disturbances of issue 9 and measure.
 
@@ -383,6 +408,7 @@ def _figures(cw: CeleryWorld, run_id: str, state: str, tasks: int, schedule: _Sc
     by_delay = {str(d): n - slow_before.requests_by_delay.get(d, 0)
                 for d, n in slow_after.requests_by_delay.items() if d and n - slow_before.requests_by_delay.get(d, 0)}
     renew_calls = {name: proxies[1][name].renew_requests - proxies[0][name].renew_requests for name in cw.hosts}
+    answers, slowest = api_server_renewals(world.work_dir)
     checked, leaked = secret_scan(world)
     return CeleryFigures(
         run_state=state,
@@ -414,6 +440,8 @@ def _figures(cw: CeleryWorld, run_id: str, state: str, tasks: int, schedule: _Sc
         slow_host_delays=" then ".join(f"{d} s" for d in SLOW_NETWORK_DELAYS),
         slow_host_requests_by_delay=by_delay,
         renewal_calls_via_api_server=renew_calls,
+        renewal_answers_at_api_server=answers,
+        slowest_renewal_answer_seconds=slowest,
         concurrency_per_host=cw.concurrency,
         secrets_checked=checked,
         secrets_in_logs=leaked,

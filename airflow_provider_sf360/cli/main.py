@@ -363,6 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sf360`` console script."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")  # secrets chain incl. the metadata DB
+    import logging
+
+    logging.raiseExceptions = False  # a log line to a closed pipe is dropped, not a traceback
     try:
         code = _run(args.func, args)
         sys.stdout.flush()

@@ -112,6 +112,12 @@ class SalesforceRequestError(SF360Error):
     reason = "request_rejected"
 
 
+class TokenStateUnreadableError(SF360Error):
+    """The stored token state is not what the provider writes (edited by hand, truncated, from another tool)."""
+
+    reason = "state_unreadable"
+
+
 def error_class_for(reason: str) -> type[SF360Error]:
     """The provider error class whose ``reason`` is ``reason`` (for errors that crossed a process boundary)."""
     pending: list[type[SF360Error]] = [SF360Error]

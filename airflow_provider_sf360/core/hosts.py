@@ -182,8 +182,8 @@ def check_trusted_url(url: str, settings: ProviderSettings) -> TrustedUrl:
     checked = _split_checked(url)
     if not is_allowed_host(checked.host, settings):
         raise UrlRefusedError(
-            f"{checked.host!r} is not a Salesforce host; tokens are only sent to Salesforce domains "
-            "or to hosts an admin lists in the [sf360] allowed_hosts option"
+            f"names the host {checked.host!r}, which is not a Salesforce host; tokens are only sent to Salesforce "
+            "domains or to hosts an admin lists in the [sf360] allowed_hosts option"
         )
     try:
         sent = _sent_host_and_port(checked.url)

@@ -231,6 +231,8 @@ class CredentialLifecycle:
     # ================================================================ reset and delete
     def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
         """Revoke the token at Salesforce and forget it; the connection's fields stay as they are."""
+        if setup_again:
+            self.minter.refuse_spent_seed(self.store.load(), family_to_be_revoked=True)  # before revoking anything
         _, revoked = self._revoke_and_clear()
         message = (
             f"The OAuth token of connection {self.credentials.conn_id!r} was "
@@ -265,12 +267,20 @@ class CredentialLifecycle:
                     if token:
                         # Transient failures raise here and keep the state, so that nothing is lost.
                         revoked = self.client.revoke(token, state.instance_url) or revoked
-            locked.clear()
+            spent_seed = self.minter.spent_seed_marker(state)
+            if spent_seed is not None:
+                locked.save(spent_seed)  # remembers that the connection's refresh token is dead
+            else:
+                locked.clear()
         return state is not None, revoked
 
     # ================================================================ test access
-    def test_access(self, allow_refresh: bool = True) -> ActionResult:
-        """Call Salesforce with the token (identity and one REST call) and report who and where it is."""
+    def test_access(self, allow_refresh: bool = True, record: bool = True) -> ActionResult:
+        """Call Salesforce with the token (identity and one REST call) and report who and where it is.
+
+        :param allow_refresh: renew the token if needed (the connection form's Test button never does).
+        :param record: keep the outcome as the connection's "last test" (not for the Test button's temporary id).
+        """
         started = time.perf_counter()
         try:
             details = self._probe(allow_refresh)
@@ -286,7 +296,8 @@ class CredentialLifecycle:
                 f"{details['instance_url']}.",
                 **details,
             )
-        self.store.save_test_record({**result.to_dict(), "tested_at": self.clock()})
+        if record:
+            self.store.save_test_record({**result.to_dict(), "tested_at": self.clock()})
         return result
 
     def _probe(self, allow_refresh: bool) -> dict[str, Any]:

@@ -123,11 +123,11 @@ def refuse_redirects(session: SessionT) -> SessionT:
 def _redirect_refused(response: requests.Response, what: str) -> SalesforceRequestError:
     location = response.headers.get("Location", "")
     try:
-        target = f" to {urlsplit(location).hostname or 'a relative URL'!r}" if location else ""
+        target = repr(_short(urlsplit(location).hostname or "a relative URL", 80)) if location else "elsewhere"
     except ValueError:
-        target = ""
+        target = "elsewhere"
     return SalesforceRequestError(
-        f"{what} answered HTTP {response.status_code} with a redirect{_short(target, 120)}; OAuth calls never "
+        f"Salesforce answered {what} with HTTP {response.status_code}, a redirect to {target}; OAuth calls never "
         "follow redirects, so nothing was sent there. Check the connection's Login URL (My Domain): use the "
         "org's current https://<MyDomain>.my.salesforce.com URL."
     )
@@ -281,6 +281,8 @@ class SalesforceOAuthClient:
 
     def _token_answer(self, response: requests.Response, what: str) -> dict[str, Any]:
         data = self._json(response, what)
+        if response.status_code == 200 and not isinstance(data, dict):
+            self._check_token_answer(data, what)  # a JSON list, string, number or null: malformed, not transient
         if response.status_code != 200 or not isinstance(data, dict) or "access_token" not in data:
             if isinstance(data, dict) and "error" in data:
                 raise classify_oauth_error(
@@ -292,10 +294,10 @@ class SalesforceOAuthClient:
         self._check_token_answer(data, what)
         return data
 
-    def _check_token_answer(self, data: dict[str, Any], what: str) -> None:
+    def _check_token_answer(self, data: Any, what: str) -> None:
         """Mask the tokens, then raise :class:`SalesforceRequestError` unless every field is usable."""
         for name in ("access_token", "refresh_token"):
-            if isinstance(data.get(name), str) and data[name]:
+            if isinstance(data, dict) and isinstance(data.get(name), str) and data[name]:
                 self.mask(data[name])
         problem = token_answer_problem(data, signature_required=bool(self.credentials.consumer_secret))
         if problem:

@@ -153,6 +153,8 @@ class TokenMinter:
             raise TokenRevokedError(f"{'' if named else f'Connection {self.credentials.conn_id!r}: '}{detail}{advice}")
         if state.status is TokenStatus.IDENTITY_MISMATCH:
             raise IdentityMismatchError(state.status_detail or "The stored token belongs to another org or user.")
+        if state.status is TokenStatus.NOT_SET_UP:  # what a reset or delete kept of a refresh_token-flow state
+            raise NotSetUpError(f"{not_set_up(self.credentials)} {state.status_detail or ''}".strip())
 
     # ---------------------------------------------------------------- obtaining a token
     def grant(self, previous: TokenState | None, on_sending: Callable[[TokenState], None]) -> TokenResponse:
@@ -164,6 +166,7 @@ class TokenMinter:
         if previous is not None and previous.refresh_token and not self._seed_is_new(previous):
             return self.redeem(previous, on_sending)
         if self.flow is AuthFlow.REFRESH_TOKEN and self.credentials.refresh_token:
+            self.refuse_spent_seed(previous)
             return self.redeem_refresh_token(self.credentials.refresh_token)
         if previous is not None:
             raise TokenRevokedError(
@@ -171,6 +174,33 @@ class TokenMinter:
                 "'refresh_token, offline_access' scope). Set up the OAuth token again."
             )
         raise not_set_up(self.credentials)
+
+    def refuse_spent_seed(self, previous: TokenState | None, family_to_be_revoked: bool = False) -> None:
+        """refresh_token flow: refuse, before calling Salesforce, to present a seed that was redeemed before and
+        whose token family is gone (a reset or delete revoked it; under rotation it was single-use anyway).
+
+        :param previous: the stored state (None: the seed was never redeemed).
+        :param family_to_be_revoked: the caller is about to revoke the stored family (reset, then set up again).
+        """
+        if self.flow is not AuthFlow.REFRESH_TOKEN or previous is None or self._seed_is_new(previous):
+            return
+        if previous.refresh_token and previous.status is TokenStatus.ACTIVE and not family_to_be_revoked:
+            return  # its rotated successor is stored and alive: set up again redeems that one
+        from airflow_provider_sf360.core.errors import CredentialsInvalidError
+
+        raise CredentialsInvalidError(self.credentials.conn_id, [
+            "Refresh Token: this refresh token was already redeemed by an earlier setup, and its token family is "
+            "gone (revoked by a reset or delete, or rotated out), so presenting it again cannot work and would "
+            "count as a reuse at Salesforce. Paste a new refresh token into the connection, then set up again."
+        ])
+
+    def spent_seed_marker(self, state: TokenState | None) -> TokenState | None:
+        """What a reset or delete keeps of a refresh_token-flow state: no token, only which seed is spent."""
+        if state is None or self.flow is not AuthFlow.REFRESH_TOKEN or not state.seed_hash:
+            return None
+        return replace(state, status=TokenStatus.NOT_SET_UP, access_token="", refresh_token=None,
+                       status_detail="The connection's refresh token was used up; paste a new one to set up again.",
+                       unconfirmed_grant=None)
 
     def _seed_is_new(self, previous: TokenState) -> bool:
         """refresh_token flow: the connection holds a seed that was never redeemed (the user pasted a new one)."""
@@ -188,6 +218,20 @@ class TokenMinter:
 
     def redeem_refresh_token(self, token: str) -> TokenResponse:
         """Send a refresh grant; after a lost answer, send it again only if Salesforce says it was not used."""
+        try:
+            return self._redeem_refresh_token(token)
+        except RefreshAnswerLostError:
+            raise
+        except TokenRevokedError as refused:
+            if not self.credentials.is_sandbox:
+                raise
+            raise TokenRevokedError(
+                f"{refused} This is a sandbox connection: if the sandbox was refreshed, it now has a new Org ID "
+                "and new User IDs. Enter them in the connection first (Setup > Company Information, and the "
+                "user's record), then set up the OAuth token again."
+            ) from None
+
+    def _redeem_refresh_token(self, token: str) -> TokenResponse:
         try:
             return self.client.redeem_refresh_token(token)
         except GrantOutcomeUnknown as lost:
@@ -271,6 +315,7 @@ class TokenMinter:
             set_up_at=previous.set_up_at if previous and previous.set_up_at else self.clock(),
             set_up_by=set_up_by if set_up_by is not None or previous is None else previous.set_up_by,
             seed_hash=fingerprint(seed),
+            set_up_for=self.credentials.conn_id if previous is None else previous.set_up_for,
         )
 
 

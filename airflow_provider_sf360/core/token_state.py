@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_sf360.core.errors import TokenStateUnreadableError
 from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, canonical_id
 
 
@@ -54,6 +55,22 @@ def identity_from_url(identity_url: str) -> tuple[str, str] | None:
         return None
 
 
+# What each stored field may hold, by its annotation (``status`` is checked against :class:`TokenStatus`).
+_STORED_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "float": (int, float),
+    "int": (int,),
+}
+
+
+def _unreadable(why: str) -> TokenStateUnreadableError:
+    return TokenStateUnreadableError(
+        f"The stored OAuth token state could not be read: {why}. It was not written by this provider version or "
+        "was edited; reset the OAuth token (the 'Reset' action or `sf360 reset`), then set it up again."
+    )
+
+
 @dataclass(frozen=True)
 class TokenState:
     """The stored token of one credential (org, user and app)."""
@@ -78,6 +95,7 @@ class TokenState:
     # with the answer): if it is still here, a renewal crashed or lost its answer, and the token must be checked
     # before it is presented again (it may have been consumed).
     unconfirmed_grant: str | None = None
+    set_up_for: str | None = None  # the connection id this token was last set up for (finds orphans)
 
     def seconds_left(self, now: float | None = None) -> float:
         return self.expires_at - (time.time() if now is None else now)
@@ -97,11 +115,33 @@ class TokenState:
 
     @classmethod
     def from_json(cls, text: str) -> TokenState:
-        data: dict[str, Any] = json.loads(text)
-        known = {f for f in cls.__dataclass_fields__}
-        data = {k: v for k, v in data.items() if k in known}
-        data["status"] = TokenStatus(data["status"])
-        return cls(**data)
+        """Read a stored state; raises :class:`TokenStateUnreadableError` (never a raw TypeError, KeyError or
+        ValueError) when the text is not a state the provider wrote.
+
+        :param text: the JSON document of the token Variable.
+        """
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise _unreadable("it is not JSON") from None
+        if not isinstance(data, dict):
+            raise _unreadable(f"it is a JSON {type(data).__name__}, not an object")
+        fields = cls.__dataclass_fields__
+        values = {k: v for k, v in data.items() if k in fields}
+        for name, spec in fields.items():
+            if name not in values:
+                if spec.default is MISSING and spec.default_factory is MISSING:
+                    raise _unreadable(f"{name!r} is missing")
+                continue
+            kinds = _STORED_KINDS.get(str(spec.type))
+            value = values[name]
+            if kinds and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise _unreadable(f"{name!r} is not {str(spec.type).replace(' | None', ' or null')}")
+        try:
+            values["status"] = TokenStatus(values["status"])
+        except (ValueError, TypeError):
+            raise _unreadable(f"status {str(values['status'])[:40]!r} is unknown") from None
+        return cls(**values)
 
     def describe(self) -> dict[str, Any]:
         """Non-secret summary for logs, XComs and pages."""
@@ -118,4 +158,5 @@ class TokenState:
             "set_up_at": self.set_up_at,
             "set_up_by": self.set_up_by,
             "status_detail": self.status_detail,
+            "set_up_for": self.set_up_for,
         }

@@ -213,8 +213,28 @@ class SF360Hook(BaseHook):
     # ---------------------------------------------------------------- the four actions
     @_airflow_errors
     def setup(self, authorization_response: str | None = None, set_up_by: str | None = None) -> ActionResult:
-        """Obtain, verify and store a token by the connection's flow; revokes the one it replaces."""
-        return self.lifecycle.setup(authorization_response=authorization_response, set_up_by=set_up_by)
+        """Obtain, verify and store a token by the connection's flow; revokes the one it replaces.
+
+        :param authorization_response: authorization_code flow: the URL Salesforce redirected to (second half);
+            without it the result carries the authorization URL to open (first half).
+        :param set_up_by: who set it up (a user name or a task), kept with the token and in the audit log.
+        """
+        result = self.lifecycle.setup(authorization_response=authorization_response, set_up_by=set_up_by)
+        return self._prune_left_behind(result)
+
+    def _prune_left_behind(self, result: ActionResult) -> ActionResult:
+        """After a setup: revoke and remove token state this connection held under its earlier org, user or app
+        (edited identity fields leave it unreachable). Server side only: listing it needs the metadata DB."""
+        if not result.ok or running_in_task():
+            return result
+        from airflow_provider_sf360.store.connections import orphaned_states, prune_orphan
+
+        left_behind = [o.state_key for o in orphaned_states() if o.set_up_for == self.sf360_conn_id]
+        pruned = [key for key in left_behind if prune_orphan(key)[0]]
+        if not pruned:
+            return result
+        note = " The token it held under its earlier org, user or app was revoked and removed."
+        return replace(result, message=result.message + note, details={**result.details, "pruned": len(pruned)})
 
     @_airflow_errors
     def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
@@ -261,16 +281,28 @@ class SF360Hook(BaseHook):
 
     @_airflow_errors
     def complete_authorization(self, authorization_response: str, set_up_by: str | None = None) -> ActionResult:
-        """Second half: the URL Salesforce redirected to (with ``code`` and ``state``)."""
-        return self.lifecycle.complete_authorization(authorization_response, set_up_by=set_up_by)
+        """Second half: the URL Salesforce redirected to (with ``code`` and ``state``).
+
+        :param authorization_response: the whole redirect URL.
+        :param set_up_by: who set it up (defaults to who started the sign-in).
+        """
+        result = self.lifecycle.complete_authorization(authorization_response, set_up_by=set_up_by)
+        return self._prune_left_behind(result)
 
     # ---------------------------------------------------------------- Airflow's Test button
     def test_connection(self) -> tuple[bool, str]:
         """Test access without side effects on refresh token rotation (never redeems a refresh token)."""
+        # Airflow runs the button under a temporary conn id: record nothing, and never name that id.
         try:
             lifecycle = self.lifecycle
-            machine_flow = lifecycle.auto_setup
-            result = lifecycle.test_access(allow_refresh=machine_flow)
+            result = lifecycle.test_access(allow_refresh=lifecycle.auto_setup, record=False)
+            ok, message = result.ok, result.message
         except SF360Error as error:
-            return False, str(error)
-        return result.ok, result.message
+            ok, message = False, str(error)
+        return ok, self._without_conn_id(message)
+
+    def _without_conn_id(self, message: str) -> str:
+        conn_id = self.sf360_conn_id
+        message = message.replace(f"connection {conn_id!r}", "this connection")
+        message = message.replace(f"Connection {conn_id!r}", "This connection")
+        return message.replace(conn_id, "<connection id>")

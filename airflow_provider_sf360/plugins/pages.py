@@ -28,7 +28,7 @@ def when(epoch: Any, short: bool = False) -> str:
         moment = dt.datetime.fromtimestamp(float(epoch), tz=dt.timezone.utc)
     except (TypeError, ValueError, OverflowError):
         return "unknown"
-    return moment.strftime("%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%b %d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def status_label(status: str) -> str:
@@ -36,4 +36,17 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " "))
 
 
-FILTERS = {"when": when, "status_label": status_label}
+FLOW_LABELS = {
+    "authorization_code": "web sign-in",
+    "jwt_bearer": "JWT bearer",
+    "client_credentials": "client creds",
+    "refresh_token": "refresh token",
+}
+
+
+def flow_label(flow: str) -> str:
+    """A short name of an OAuth flow for the table (the full value is in the cell's title)."""
+    return FLOW_LABELS.get(flow, flow.replace("_", " "))
+
+
+FILTERS = {"when": when, "status_label": status_label, "flow_label": flow_label}

@@ -59,8 +59,8 @@ def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
     Provider errors are outcomes to remember (a revoked token is stored as revoked), so they commit too; any
     other exception rolls back.
     """
-    from airflow.models.variable import Variable
     from airflow import settings
+    from airflow.models.variable import Variable
     from sqlalchemy import select
     from sqlalchemy.exc import OperationalError
 

@@ -21,6 +21,16 @@ def _out_json(capsys: pytest.CaptureFixture[str]) -> Any:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
+def stored_connection(conn_id: str) -> dict[str, Any]:
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one()
+        return {"password": conn.password, "extra": conn.extra_dejson}
+
+
 def test_status_lists_invalid_rows_and_exits_non_zero_only_for_what_was_asked(
     make_connection: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -49,7 +59,8 @@ def test_status_survives_a_closed_pipe(make_connection: Any) -> None:
     proc = subprocess.Popen([str(script), "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ})
     assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()  # like `sf360 status | head -0`: the reader is gone before the first line
+    proc.stdout.readline()  # like `sf360 status | head -1`: one line, then the reader is gone
+    proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err[-3000:]
@@ -60,8 +71,6 @@ def test_keygen_stores_the_key_and_prints_the_certificate(
 ) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-
-    from .conftest import stored_connection
 
     conn_id = make_connection("sf360_clif_keygen")
     cert_file = tmp_path / "sf360.crt"

@@ -201,3 +201,27 @@ def test_unreachable_introspection_after_a_lost_answer_is_retryable_and_re_sends
     hook_for(hook.sf360_conn_id).get_conn()  # checked first, then redeemed
     assert emulator.request_counts()["token:refresh_token"] == 2
     assert emulator.holdings()["reuse_detections"] == 0
+
+
+def test_renewals_and_failures_reach_airflow_stats(
+    emulator: SalesforceEmulator, make_connection: ConnFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.observability import stats
+
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    def recorder(kind: str) -> object:
+        return lambda name, *_args, tags=None, **_kwargs: seen.append((kind, name, tags or {}))
+
+    monkeypatch.setattr(stats.Stats, "incr", recorder("incr"))
+    monkeypatch.setattr(stats.Stats, "timing", recorder("timing"))
+    hook = _set_up_and_expire(emulator, make_connection)
+    hook.get_conn()
+    assert ("incr", "sf360.token.renewed", {"flow": "authorization_code"}) in seen
+    assert {name for kind, name, _ in seen if kind == "timing"} >= {"sf360.token.renewal_wait",
+                                                                    "sf360.token.renewal_duration"}
+    expire_cached_token(emulator, hook)
+    emulator.revoke_user_tokens(hook.credentials.user_id)
+    with pytest.raises(TokenRevokedError):
+        hook_for(hook.sf360_conn_id).get_conn()
+    assert ("incr", "sf360.token.renewal_failed", {"reason": "revoked"}) in seen
+    assert ("incr", "sf360.token.renewal_failed.revoked", {}) in seen

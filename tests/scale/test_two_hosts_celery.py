@@ -5,7 +5,7 @@ scheduler, dag-processor and two ``airflow celery worker`` processes standing fo
 name, own TMPDIR, own route to the api-server). 32 mapped tasks call the emulator (rotation on, 15 s sessions)
 through ``SF360Hook.get_conn()`` while host B's api-server traffic is held 0.5 s and then 1 s per request and one
 refresh answer comes 3 s late with ``[sf360] request_timeout=2``. Figures: printed and appended to
-``test-artifacts/scale-figures.md``. Knobs: ``SF360_CELERY_TASK_SECONDS`` (40), ``SF360_CELERY_CONCURRENCY`` (8
+``test-artifacts/scale-figures.md``. Knobs: ``SF360_CELERY_TASK_SECONDS`` (30), ``SF360_CELERY_CONCURRENCY`` (8
 per host); ``SF360_REQUIRE_SCALE=1`` turns a missing piece into a failure instead of a skip.
 """
 
@@ -25,7 +25,7 @@ from scale.scenarios import copy_logs, table
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(900)]
 
 TASKS = 32
-TASK_SECONDS = float(os.environ.get("SF360_CELERY_TASK_SECONDS", 40))
+TASK_SECONDS = float(os.environ.get("SF360_CELERY_TASK_SECONDS", 30))
 CONCURRENCY = int(os.environ.get("SF360_CELERY_CONCURRENCY", 8))
 REQUIRE = "SF360_REQUIRE_SCALE"
 

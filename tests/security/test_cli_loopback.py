@@ -127,3 +127,49 @@ def test_non_loopback_callbacks_are_refused() -> None:
                 "http://user@localhost:1717/cb", "http://localhost:99999/cb", "http://[::2]:1717/cb"):
         with pytest.raises(LoopbackError):
             loopback_address(url)
+
+
+@pytest.fixture
+def cli_connection(airflow_db: object, port: int) -> Iterator[str]:
+    """An authorization_code connection whose callback is this test's loopback port (no Salesforce needed)."""
+    import json
+
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    conn_id = "sf360_security_loopback"
+    extra = {"org_id": "00D5e000000AbCdEAK", "user_id": "0055e000001XyZaAAK", "auth_flow": "authorization_code",
+             "login_url": "https://127.0.0.1:9", "callback_url": f"http://localhost:{port}/OauthRedirect"}
+    with create_session() as session:
+        session.execute(delete(Connection).where(Connection.conn_id == conn_id))
+        session.add(Connection(conn_id=conn_id, conn_type="sf360", login="3MVGkey", extra=json.dumps(extra)))
+    yield conn_id
+    with create_session() as session:
+        session.execute(delete(Connection).where(Connection.conn_id == conn_id))
+
+
+def test_cli_timeout_holds_with_an_idle_connection_and_a_stray_request(
+    cli_connection: str, port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sf360 setup --timeout 2`: an idle TCP connection and a stray request neither abort nor extend it."""
+    from airflow_provider_sf360.cli.main import main
+
+    sockets: list[socket.socket] = []
+    statuses: list[int] = []
+
+    def bother(url: str) -> bool:
+        sockets.append(socket.create_connection(("127.0.0.1", port)))  # idle: never sends a byte
+        statuses.append(_get(f"http://127.0.0.1:{port}/OauthRedirect?code=stray&state=forged"))
+        return True
+
+    monkeypatch.setattr("webbrowser.open", bother)
+    started = time.monotonic()
+    try:
+        assert main(["setup", cli_connection, "--timeout", "2"]) == 1
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert time.monotonic() - started < 6
+    assert statuses == [400]
+    assert "No answer from Salesforce within 2 s" in capsys.readouterr().err

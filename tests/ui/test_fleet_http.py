@@ -189,3 +189,60 @@ def test_status_filter_values_cover_every_row(api_server: Any, make_connection: 
     for status in ("active", "expired", "revoked", "identity_mismatch", "not_set_up", "invalid", "orphaned"):
         assert f'<option value="{status}">' in page
     assert DEFAULT_ORG_ID in page and DEFAULT_USER_ID in page
+
+
+OPERATORS_DAG = '''
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_sf360.operators.oauth import SF360SetupOAuthOperator, SF360TestAccessOperator
+
+with DAG("sf360_audit_operators", schedule=None, start_date=pendulum.datetime(2024, 1, 1)):
+    setup = SF360SetupOAuthOperator(task_id="setup", sf360_conn_id="sf360_fleet_ops")
+    setup >> SF360TestAccessOperator(task_id="test_access", sf360_conn_id="sf360_fleet_ops")
+'''
+
+
+def test_operator_actions_reach_the_audit_log_through_the_api_server(
+    api_server: Any, make_connection: Any, emu: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real tasks (``dag.test()``): each operator's entry goes to ``POST /sf360/api/audit`` with a proof."""
+    from airflow import settings
+    from airflow.dag_processing.dagbag import DagBag
+
+    conn_id = make_connection("sf360_fleet_ops", auth_flow="client_credentials",
+                              login_url=emu.my_domain_url(DEFAULT_ORG_ID))
+    (tmp_path / "sf360_audit_operators.py").write_text(OPERATORS_DAG)
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW__SF360__API_SERVER_URL", api_server.url)  # where tasks reach the plugin API
+    bag = DagBag(dag_folder=str(tmp_path / "sf360_audit_operators.py"))
+    assert not bag.import_errors, bag.import_errors
+    run = bag.dags["sf360_audit_operators"].test()
+    assert str(run.state) == "success"
+    admin_token = api_server.token("admin")
+    for event, task_id in (("sf360.setup", "setup"), ("sf360.test_access", "test_access")):
+        entries = event_logs(api_server.url, admin_token, event, conn_id)
+        assert entries, event
+        entry = entries[0]
+        assert entry["dag_id"] == "sf360_audit_operators" and entry["task_id"] == task_id
+        assert entry["run_id"] == run.run_id and extra_of(entry)["outcome"] == "success"
+        assert extra_of(entry)["source"] == "task" and DEFAULT_CONSUMER_SECRET not in str(entry)
+
+
+def test_cli_actions_reach_the_audit_log(api_server: Any, make_connection: Any, emu: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_sf360.cli.main import main
+
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    conn_id = make_connection("sf360_fleet_cli", auth_flow="client_credentials",
+                              login_url=emu.my_domain_url(DEFAULT_ORG_ID))
+    assert main(["setup", conn_id]) == 0
+    assert main(["test", conn_id]) == 0
+    assert main(["reset", conn_id]) == 0
+    assert main(["delete", conn_id, "--yes"]) == 0
+    admin_token = api_server.token("admin")
+    for event in ("sf360.setup", "sf360.test_access", "sf360.reset", "sf360.delete"):
+        entries = event_logs(api_server.url, admin_token, event, conn_id)
+        assert entries, event
+        assert entries[0]["owner"].startswith("cli:") and extra_of(entries[0])["source"] == "cli"
+        assert extra_of(entries[0])["outcome"] == "success"
