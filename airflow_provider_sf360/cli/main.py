@@ -1,4 +1,8 @@
-"""``sf360``: the four OAuth actions and the status of an ``sf360`` connection, from a terminal.
+"""``sf360``: the four OAuth actions and the status of ``sf360`` connections, from a terminal.
+
+Also ``prune`` (revoke and remove orphaned token state) and ``keygen`` (an RSA key and certificate for the JWT
+bearer flow). Every action is written to Airflow's audit log (``store/audit.py``). Heavy modules are imported
+by the commands that need them, so a command costs about what importing Airflow costs.
 
 Reads and writes the Airflow metadata DB the way ``airflow connections`` does (server process context),
 so run it where the Airflow CLI works (same ``AIRFLOW_HOME`` / configuration). Every action is a hook

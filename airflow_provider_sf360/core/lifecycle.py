@@ -80,6 +80,27 @@ class ActionResult:
         }
 
 
+def status_summary(
+    credentials: SF360Credentials, state: TokenState | None, last_test: dict[str, Any] | None, now: float
+) -> dict[str, Any]:
+    """The non-secret status of one connection (pages, CLI): its fields, the token state and the last test.
+
+    :param credentials: the connection's credentials.
+    :param state: its stored token state, if any.
+    :param last_test: the last access test's record, if any.
+    :param now: epoch seconds (an active token past its expiry reads "expired").
+    """
+    summary: dict[str, Any] = {"conn_id": credentials.conn_id, **credentials.describe()}
+    if state is None:
+        summary["status"] = TokenStatus.NOT_SET_UP.value
+    else:
+        summary.update(state.describe())
+        if state.status is TokenStatus.ACTIVE and state.seconds_left(now) <= 0:
+            summary["status"] = TokenStatus.EXPIRED.value
+    summary["last_test"] = last_test
+    return summary
+
+
 class CredentialLifecycle:
     """The four actions for one connection's credentials, and the tokens API clients use.
 
@@ -371,16 +392,7 @@ class CredentialLifecycle:
     # ================================================================ status
     def status(self) -> dict[str, Any]:
         """Non-secret status for pages and CLIs: token state and the last test."""
-        state = self.store.load()
-        summary: dict[str, Any] = {"conn_id": self.credentials.conn_id, **self.credentials.describe()}
-        if state is None:
-            summary["status"] = TokenStatus.NOT_SET_UP.value
-        else:
-            summary.update(state.describe())
-            if state.status is TokenStatus.ACTIVE and state.seconds_left(self.clock()) <= 0:
-                summary["status"] = TokenStatus.EXPIRED.value
-        summary["last_test"] = self.store.load_test_record()
-        return summary
+        return status_summary(self.credentials, self.store.load(), self.store.load_test_record(), self.clock())
 
     def _result(self, action: str, ok: bool, status: str, message: str, **details: Any) -> ActionResult:
         return ActionResult(action, self.credentials.conn_id, ok, status, message, details)

@@ -84,9 +84,21 @@ class _AirflowTokenSource:
 class SF360Hook(BaseHook):
     """Salesforce access for DAGs from one ``sf360`` connection.
 
+    How failures reach you (one rule for every method): when an action cannot be done, the method raises a
+    provider error (``airflow_provider_sf360.exceptions``), whose message says which case it is and the one thing
+    to do; permanent ones are also ``AirflowFailException``, so Airflow does not retry them. An
+    :class:`ActionResult` with ``ok=False`` is never a failure of the method, only an answer: ``test_access`` is
+    a probe whose answer may be "no access" (``status`` names the case: not_set_up, revoked, identity_mismatch,
+    unreachable, ...), and ``setup`` of the authorization_code flow without an authorization response answers
+    ``status="authorization_required"`` with the ``authorize_url`` to open (nothing is set up yet).
+    ``test_connection`` follows Airflow's contract instead: it returns ``(False, message)`` and never raises.
+
     :param sf360_conn_id: the Airflow connection id (type ``sf360``).
     :param auto_setup: obtain a token when none is stored; default True for the jwt_bearer and
         client_credentials flows (no person needed), False for the others.
+    :param retry: how transient failures are retried (default: the ``[sf360]`` options).
+    :param variables: where token state is kept (default: the Task SDK inside tasks, the metadata DB elsewhere);
+        for tests.
     """
 
     conn_name_attr = "sf360_conn_id"
@@ -195,7 +207,12 @@ class SF360Hook(BaseHook):
     # ---------------------------------------------------------------- the client
     @_airflow_errors
     def get_conn(self) -> Salesforce:
-        """A ``simple_salesforce.Salesforce`` whose token stays valid for REST and Bulk 2.0 calls."""
+        """A ``simple_salesforce.Salesforce`` whose token stays valid for REST and Bulk 2.0 calls.
+
+        Uses the stored token while it is valid (no Salesforce call); renews it near its end or when Salesforce
+        answers ``INVALID_SESSION_ID`` (once per refusal, for every call). The client holds the live token in
+        ``session_id`` and ``headers``: never return those from a task (they would land in XCom).
+        """
         from simple_salesforce import Salesforce
 
         from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
@@ -238,12 +255,20 @@ class SF360Hook(BaseHook):
 
     @_airflow_errors
     def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
-        """Revoke and forget the token; every connection field stays. ``setup_again`` rotates in one step."""
+        """Revoke and forget the token; every connection field stays.
+
+        :param setup_again: set up again in the same step (refresh_token flow: refused, before anything is revoked,
+            when the connection's refresh token was already redeemed: paste a new one first).
+        :param set_up_by: who set it up again, for the token record and the audit log.
+        """
         return self.lifecycle.reset(setup_again=setup_again, set_up_by=set_up_by)
 
     @_airflow_errors
     def test_access(self) -> ActionResult:
-        """Identity plus one REST call; ``ok`` False with a message saying which case it is."""
+        """Identity plus one REST call; an answer with ``ok`` False says which case it is (see the class docstring).
+
+        The outcome is kept as the connection's "last test" (shown on the page and by ``sf360 status``).
+        """
         return self.lifecycle.test_access()
 
     @_airflow_errors
@@ -269,14 +294,24 @@ class SF360Hook(BaseHook):
 
     @_airflow_errors
     def status(self) -> dict[str, Any]:
-        """Token status and last test result, without secrets and without calling Salesforce."""
+        """Token status and last test result, without secrets and without calling Salesforce.
+
+        :return: a JSON-serialisable dict: ``status`` (active, expired, revoked, identity_mismatch, not_set_up),
+            the connection's non-secret fields, token times and ``last_test``.
+        """
         return self.lifecycle.status()
 
     @_airflow_errors
     def authorization_url(
         self, redirect_uri: str | None = None, state: str | None = None, requested_by: str | None = None
     ) -> str:
-        """First half of the web server flow (PKCE S256); the verifier is stored server-side."""
+        """First half of the web server flow (PKCE S256); the verifier is stored server-side.
+
+        :param redirect_uri: the Callback URL Salesforce must redirect to (default: the connection's).
+        :param state: the ``state`` value to use (default: a new random one); single-use.
+        :param requested_by: who started the sign-in (becomes ``set_up_by``).
+        :return: the URL to open in a browser.
+        """
         return self.lifecycle.authorization_url(redirect_uri=redirect_uri, state=state, requested_by=requested_by)
 
     @_airflow_errors

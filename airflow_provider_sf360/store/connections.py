@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE
@@ -159,7 +159,8 @@ def _decrypt(raw: str | None, encrypted: bool) -> str | None:
 
 
 # Decrypted and validated values keyed by their ciphertext: a page load after the first decrypts and validates
-# only what changed (every save re-encrypts, so an edit is always a miss). Server memory only.
+# only what changed (every save re-encrypts, so an edit is always a miss). Only redacted copies are kept: the page
+# needs no token and no connection secret, so none stays in the api-server's memory between requests.
 _CACHE_LIMIT = 20_000
 _credentials_cache: dict[tuple[Any, ...], tuple[Any, str | None]] = {}
 _variable_cache: dict[tuple[str, str], str] = {}
@@ -205,8 +206,20 @@ def _token_variables() -> dict[str, str]:
     values = {}
     for key, raw, encrypted in found:
         if raw:
-            values[key] = _cached(_variable_cache, (key, raw), lambda r=raw, e=encrypted: _decrypt(r, e))
+            values[key] = _cached(_variable_cache, (key, raw), lambda r=raw, e=encrypted: _redacted(_decrypt(r, e)))
     return values
+
+
+def _redacted(text: str | None) -> str:
+    """A token state or test record without its tokens (what the page shows never needs them)."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return text or ""
+    if isinstance(data, dict) and ("access_token" in data or "refresh_token" in data):
+        data["access_token"], data["refresh_token"] = "", None
+        return json.dumps(data)
+    return text or ""
 
 
 def _credentials(raw: Any, settings: Any) -> tuple[Any, str | None]:
@@ -224,7 +237,7 @@ def _credentials(raw: Any, settings: Any) -> tuple[Any, str | None]:
             creds = credentials_from_connection_fields(
                 conn_id, fields, login, _decrypt(password, pw_encrypted), settings
             )
-            return creds, None
+            return replace(creds, consumer_secret=None, private_key=None, refresh_token=None), None
         except SF360Error as error:
             return None, str(error)
         except Exception as error:  # one unreadable connection must not break the page
@@ -234,24 +247,11 @@ def _credentials(raw: Any, settings: Any) -> tuple[Any, str | None]:
 
 
 def _fast_status(credentials: Any, values: dict[str, str]) -> dict[str, Any]:
-    """What ``lifecycle.status()`` answers, over prefetched Variables: no query, no hook, no OAuth client.
-
-    Mirrors ``CredentialLifecycle.status`` (core/lifecycle.py); a pure ``status_summary()`` in core shared by
-    both would remove this copy.
-    """
-    from airflow_provider_sf360.core.token_state import TokenStatus
+    """What ``SF360Hook.status()`` answers, over prefetched Variables: no query, no hook, no OAuth client."""
+    from airflow_provider_sf360.core.lifecycle import status_summary
 
     store = _PrefetchedStore(credentials.state_key, values)
-    state = store.load()
-    summary: dict[str, Any] = {"conn_id": credentials.conn_id, **credentials.describe()}
-    if state is None:
-        summary["status"] = TokenStatus.NOT_SET_UP.value
-    else:
-        summary.update(state.describe())
-        if state.status is TokenStatus.ACTIVE and state.seconds_left(time.time()) <= 0:
-            summary["status"] = TokenStatus.EXPIRED.value
-    summary["last_test"] = store.load_test_record()
-    return summary
+    return status_summary(credentials, store.load(), store.load_test_record(), time.time())
 
 
 def _row_of(raw: Any, values: dict[str, str], settings: Any) -> ConnectionRow:

@@ -69,7 +69,12 @@ def _waited_too_long(what: str, seconds: float) -> SalesforceUnreachableError:
 @contextmanager
 def _file_lock(key: str, wait_seconds: float) -> Iterator[None]:
     path = lock_directory() / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise LockDirectoryError(
+            f"{path} could not be opened safely ({os.strerror(error.errno or 0)}; a planted symlink?); remove it."
+        ) from None
     try:
         deadline = time.monotonic() + wait_seconds
         delay = _POLL_SECONDS[0]

@@ -59,7 +59,7 @@ def post_json(path: str, payload: dict[str, Any], *, timeout: float = DEFAULT_PL
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _NO_REDIRECTS.open(request, timeout=timeout) as response:
             return PluginApiAnswer(response.status, _json_object(response.read()))
     except urllib.error.HTTPError as error:
         return PluginApiAnswer(error.code, _json_object(error.read()))
@@ -69,6 +69,16 @@ def post_json(path: str, payload: dict[str, Any], *, timeout: float = DEFAULT_PL
             "renew refresh tokens through the api-server, which must run the sf360 provider; nothing was "
             "redeemed. The task can be retried."
         ) from None
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the error it is: the request is not repeated elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

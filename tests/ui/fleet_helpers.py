@@ -26,6 +26,20 @@ def set_up_headless(emu: Any, callback_url: str, conn_id: str) -> None:
     assert hook.complete_authorization(emu.authorize_headless(url), set_up_by="test").ok
 
 
+def forget_token_state(conn_id: str) -> None:
+    """Revoke and remove any token stored for ``conn_id``'s credential (shared by the default test connections)."""
+    import contextlib
+
+    from airflow.models.variable import Variable
+
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    hook = SF360Hook(conn_id)
+    with contextlib.suppress(Exception):
+        hook.delete()
+    Variable.delete(hook.credentials.state_key)
+
+
 def event_logs(api_url: str, admin_token: str, event: str, conn_id: str, wait: float = 10.0) -> list[dict[str, Any]]:
     """Audit-log entries ``event`` about ``conn_id`` through the REST API (``/api/v2/eventLogs``)."""
     import json
@@ -34,7 +48,7 @@ def event_logs(api_url: str, admin_token: str, event: str, conn_id: str, wait: f
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         answer = requests.get(
-            f"{api_url}/api/v2/eventLogs", params={"event": event, "limit": 100, "order_by": "-id"},
+            f"{api_url}/api/v2/eventLogs", params={"event": event, "limit": "100", "order_by": "-id"},
             headers={"Authorization": f"Bearer {admin_token}"}, timeout=30,
         )
         assert answer.status_code == 200, answer.text

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_sf360.testing import DEFAULT_USERNAME
 
-from .fleet_helpers import set_up_headless
+from .fleet_helpers import forget_token_state, set_up_headless
 
 pytestmark = pytest.mark.timeout(300)
 VIEWPORT = {"width": 1280, "height": 800}
@@ -59,6 +59,7 @@ def test_sign_in_round_trip_in_a_new_tab(
     ui_page: Any, api_server: Any, make_connection: Any, emu: Any, artifacts_dir: Path
 ) -> None:
     conn_id = make_connection("sf360_uif_round")
+    forget_token_state(conn_id)  # earlier tests may leave a token for the emulator's default credential
     page = ui_page
     frame = _open_from_navigation(page, api_server)
     assert _status(frame, conn_id) == "not set up"

@@ -64,10 +64,10 @@ def test_csrf_token_is_bound_to_user_session_and_time() -> None:
     assert not oauth_state.csrf_ok("1", None, "jwt-of-session-a", key=key)
     real_time = clock.time
     try:  # older than the window: refused
-        clock.time = lambda: real_time() + oauth_state.CSRF_TTL_SECONDS + 5  # type: ignore[assignment]
+        clock.time = lambda: real_time() + oauth_state.CSRF_TTL_SECONDS + 5
         assert not oauth_state.csrf_ok("1", token, "jwt-of-session-a", key=key)
     finally:
-        clock.time = real_time  # type: ignore[assignment]
+        clock.time = real_time
 
 
 def test_templates_autoescape() -> None:
