@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 
 from airflow_provider_sf360.core.errors import UntrustedHostError
 
+ACCEPTED_URL_CACHE_SIZE = 2048  # URLs are at most 2,048 characters: at most ~4 MB
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
 SANDBOX_LOGIN_URL = "https://test.salesforce.com"
 
@@ -174,11 +176,17 @@ def _sent_host_and_port(url: str) -> set[tuple[str, int]]:
 def check_trusted_url(url: str, settings: ProviderSettings) -> TrustedUrl:
     """Check a URL that will receive a secret and return its parts; raises :class:`ValueError` saying why not.
 
-    The URL must be plain https with an allow-listed host (see the parser rule above ``TrustedUrl``).
+    The URL must be plain https with an allow-listed host (see the parser rule above ``TrustedUrl``). Accepted
+    URLs are remembered (the check is pure; an API client asks about the same few URLs on every call).
 
     :param url: the URL as found in a connection field, a Salesforce answer or a redirect.
     :param settings: the ``[sf360]`` options (``allowed_hosts``).
     """
+    return _accepted_url(url, settings)
+
+
+@functools.lru_cache(maxsize=ACCEPTED_URL_CACHE_SIZE)
+def _accepted_url(url: str, settings: ProviderSettings) -> TrustedUrl:
     checked = _split_checked(url)
     if not is_allowed_host(checked.host, settings):
         raise UrlRefusedError(

@@ -74,14 +74,14 @@ def record_action(
     :param task_id: the task that acted (tasks only).
     :param run_id: the DAG run of the task that acted (tasks only).
     """
-    from airflow_provider_sf360.store.variables import running_in_task
+    from airflow_provider_sf360.store.variables import running_in_task, running_in_test_supervisor
 
     fields = {
         "event": event, "conn_id": conn_id, "outcome": outcome, "dag_id": dag_id, "task_id": task_id,
         "run_id": run_id, "message": (message or "")[:MAX_MESSAGE_CHARS],
     }
     try:
-        if running_in_task():
+        if running_in_task() and not running_in_test_supervisor():  # dag.test() runs in-process: DB at hand
             _send_from_task(fields)
         else:
             write_log_row(fields, user=user, source=source or "server")

@@ -215,6 +215,10 @@ def test_operator_actions_reach_the_audit_log_through_the_api_server(
     (tmp_path / "sf360_audit_operators.py").write_text(OPERATORS_DAG)
     monkeypatch.setattr(settings, "DAGS_FOLDER", str(tmp_path))
     monkeypatch.setenv("AIRFLOW__SF360__API_SERVER_URL", api_server.url)  # where tasks reach the plugin API
+    # dag.test() runs tasks in-process, where the audit row is written directly; behave as a worker would.
+    from airflow_provider_sf360.store import variables
+
+    monkeypatch.setattr(variables, "running_in_test_supervisor", lambda: False)
     bag = DagBag(dag_folder=str(tmp_path / "sf360_audit_operators.py"))
     assert not bag.import_errors, bag.import_errors
     run = bag.dags["sf360_audit_operators"].test()
