@@ -17,10 +17,7 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,32 +136,9 @@ def in_process_figures() -> list[tuple[str, str]]:
 
 
 # ------------------------------------------------------------------ a real api-server and browser
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_api_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import requests
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin", "AIRFLOW__API__BASE_URL": url,
-           "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(24), "_AIRFLOW_PROCESS_CONTEXT": "server"}
-    log = (home / "api-server.log").open("wb")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "api-server", "-H", "127.0.0.1", "-p",
-                             str(port), "-w", "1"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise RuntimeError("the api-server did not start; see " + str(home / "api-server.log"))
+def _api_server_env() -> dict[str, str]:
+    return {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(24), "_AIRFLOW_PROCESS_CONTEXT": "server"}
 
 
 def server_figures(url: str, token: str, repeat: int = 7) -> list[tuple[str, str]]:
@@ -250,26 +224,22 @@ def main() -> int:
         figures = in_process_figures()
         for name, value in figures:
             print(f"{name}: {value}", flush=True)
-        proc, url = _start_api_server(home)
-        try:
-            import requests
+        from airflow_provider_sf360.testing.api_server import running_api_server
 
-            passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
-            token = requests.post(f"{url}/auth/token", json={"username": "admin", "password": passwords["admin"]},
-                                  timeout=30).json()["access_token"]
-            figures += server_figures(url, token)
-            if not args.no_browser and Path(CHROMIUM).exists():
-                figures += browser_figures(url, token)
+        try:
+            with running_api_server(_api_server_env(), home / "api-server.log") as url:
+                import requests
+
+                passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
+                token = requests.post(f"{url}/auth/token",
+                                      json={"username": "admin", "password": passwords["admin"]},
+                                      timeout=30).json()["access_token"]
+                figures += server_figures(url, token)
+                if not args.no_browser and Path(CHROMIUM).exists():
+                    figures += browser_figures(url, token)
         except Exception:
             print((home / "api-server.log").read_text()[-3000:], file=sys.stderr)
             raise
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
         width = max(len(name) for name, _ in figures)
         for name, value in figures:
             print(f"{name.ljust(width)}  {value}")

@@ -162,9 +162,13 @@ class CeleryWorld:
 
 
 @contextmanager
-def celery_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15,
-                 keep: bool = False) -> Iterator[CeleryWorld]:
-    """Start everything, set the token up once (outside tasks); stop every process (also on failure)."""
+def celery_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15, keep: bool = False,
+                 worker_settings: Mapping[str, str] | None = None) -> Iterator[CeleryWorld]:
+    """Start everything, set the token up once (outside tasks); stop every process (also on failure).
+
+    :param worker_settings: extra environment of both workers, e.g. ``{"AIRFLOW__SF360__RENEWAL": "local"}`` for
+        the negative control in which tasks renew by themselves (no lock spans the hosts).
+    """
     from airflow_provider_sf360.testing import EmulatorConfig, SalesforceEmulator
     from airflow_provider_sf360.testing import config as sf_world
 
@@ -191,7 +195,8 @@ def celery_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15,
         stack = AirflowStack(procs, env, settings)
         stack.start()
         for name in HOSTS:
-            hosts[name] = start_worker(procs, env, work, name, settings.api_port, concurrency)
+            hosts[name] = start_worker(procs, {**env, **(worker_settings or {})}, work, name, settings.api_port,
+                                       concurrency)
         for name in HOSTS:
             log = work / f"worker-{name}.log"
             wait_for(lambda log=log: _worker_ready(procs, log), 180, f"celery worker {name} to be ready")

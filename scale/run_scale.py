@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB) afterwards")
     parser.add_argument("--celery", action="store_true",
                         help="the CeleryExecutor run instead (two worker hosts, 8 slots each; issue 9)")
+    parser.add_argument("--renewal", choices=("auto", "api_server", "local"), default="auto",
+                        help="--celery only: [sf360] renewal on the workers ('local' is the negative control: "
+                             "tasks renew by themselves, no lock spans the hosts)")
     args = parser.parse_args(argv)
     pg_bin = postgres_bin_dir()
     if pg_bin is None:
@@ -60,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _celery(pg_bin: Path, args: argparse.Namespace, started: float) -> int:
-    with celery_world(pg_bin, session_timeout=args.session_timeout, keep=args.keep) as world:
+    workers = {"AIRFLOW__SF360__RENEWAL": args.renewal}
+    with celery_world(pg_bin, session_timeout=args.session_timeout, keep=args.keep, worker_settings=workers) as world:
         print(f"stack ready in {time.monotonic() - started:.1f} s (work dir {world.world.work_dir})", flush=True)
         figures = celery_run(world, args.tasks, args.minutes * 60)
         print(table("Celery run", figures.as_dict()), "\n", flush=True)

@@ -363,31 +363,6 @@ class SalesforceOAuthClient:
         self._token_answer(response, "the token endpoint")
         return response
 
-    def _consuming_attempt(self, what: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Send a request that consumes a refresh token or a code: retried only when it provably never reached
-        Salesforce (no connection, 5xx, 429); an answer that is lost raises :class:`GrantOutcomeUnknown`."""
-
-        def attempt() -> dict[str, Any]:
-            with _quiet_oauth_debug_logs():
-                try:
-                    return call()
-                except requests.exceptions.SSLError as exc:
-                    raise SalesforceUnreachableError(
-                        f"TLS verification failed for {what}: {_short(str(exc))}."
-                    ) from None
-                except requests.ConnectionError as exc:
-                    if _never_sent(exc):
-                        raise TransientFailureError(f"{type(exc).__name__} during {what}") from None
-                    raise GrantOutcomeUnknown("the connection broke after the request was sent") from None
-                except requests.Timeout:
-                    raise GrantOutcomeUnknown(f"no answer within {self.consuming_timeout[1]:g} s") from None
-                except (SF360Error, TransientFailureError, GrantOutcomeUnknown):
-                    raise
-                except (ValueError, Warning) as exc:  # oauthlib could not read an answer that said 200
-                    raise GrantOutcomeUnknown(f"an answer that could not be read ({type(exc).__name__})") from None
-
-        return self.retry.run(what, attempt)
-
     def _consumed_answer(self, response: requests.Response) -> requests.Response:
         """Compliance hook of consuming grants: a 200 that is not a readable token leaves the outcome unknown."""
         if response.status_code == 200:
@@ -398,7 +373,15 @@ class SalesforceOAuthClient:
             return response
         return self._reject_non_token_answers(response)
 
-    def _oauth_attempt(self, what: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _oauth_attempt(
+        self, what: str, call: Callable[[], dict[str, Any]], *, consuming: bool = False
+    ) -> dict[str, Any]:
+        """Run ``call`` with bounded retries of transient failures.
+
+        ``consuming``: the request consumes a refresh token or a code, so it is retried only when it provably never
+        reached Salesforce (no connection, 5xx, 429); an answer that is lost raises :class:`GrantOutcomeUnknown`.
+        """
+
         def attempt() -> dict[str, Any]:
             with _quiet_oauth_debug_logs():
                 try:
@@ -408,7 +391,18 @@ class SalesforceOAuthClient:
                         f"TLS verification failed for {what}: {_short(str(exc))}."
                     ) from None
                 except (requests.ConnectionError, requests.Timeout) as exc:
-                    raise TransientFailureError(f"{type(exc).__name__} during {what}") from None
+                    if not consuming or (isinstance(exc, requests.ConnectionError) and _never_sent(exc)):
+                        raise TransientFailureError(f"{type(exc).__name__} during {what}") from None
+                    if isinstance(exc, requests.Timeout):
+                        raise GrantOutcomeUnknown(f"no answer within {self.consuming_timeout[1]:g} s") from None
+                    raise GrantOutcomeUnknown("the connection broke after the request was sent") from None
+                except (SF360Error, TransientFailureError, GrantOutcomeUnknown):
+                    raise
+                except (ValueError, Warning) as exc:
+                    if not consuming:
+                        raise
+                    # oauthlib could not read an answer that said 200
+                    raise GrantOutcomeUnknown(f"an answer that could not be read ({type(exc).__name__})") from None
 
         return self.retry.run(what, attempt)
 
@@ -445,7 +439,7 @@ class SalesforceOAuthClient:
         session = self._consuming_session(redirect_uri=redirect_uri)
         secret = self.credentials.consumer_secret
         try:
-            data = self._consuming_attempt(
+            data = self._oauth_attempt(
                 "the authorization code exchange",
                 lambda: dict(
                     session.fetch_token(
@@ -457,6 +451,7 @@ class SalesforceOAuthClient:
                         **({"client_secret": secret} if secret else {}),
                     )
                 ),
+                consuming=True,
             )
         except GrantOutcomeUnknown as lost:  # a code is single-use: sending it again cannot help
             raise SalesforceUnreachableError(
@@ -479,7 +474,7 @@ class SalesforceOAuthClient:
                     token_url, refresh_token=refresh_token, timeout=self.consuming_timeout, **body
                 ))
 
-        data = self._consuming_attempt("the refresh token grant", send_once)
+        data = self._oauth_attempt("the refresh token grant", send_once, consuming=True)
         if data.get("refresh_token") == refresh_token:
             data.pop("refresh_token")  # requests-oauthlib re-inserts the old one when Salesforce sent none
         return self._token_response(data)

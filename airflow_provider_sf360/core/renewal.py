@@ -47,6 +47,10 @@ from airflow_provider_sf360.core.oauth_client import GrantOutcomeUnknown, Salesf
 from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus
 
 REFRESH_MARGIN_SECONDS = 60.0
+UNFINISHED_RENEWAL = (
+    "an earlier renewal of this token did not finish: it crashed or lost its answer, or, if [sf360] renewal = local "
+    "while tasks run on several hosts, another host redeemed it at the same moment"
+)
 MACHINE_FLOWS = (AuthFlow.JWT_BEARER, AuthFlow.CLIENT_CREDENTIALS)
 
 
@@ -212,7 +216,7 @@ class TokenMinter:
         """Redeem the stored refresh token, first resolving an earlier grant whose answer never came."""
         token = state.refresh_token or ""
         if state.unconfirmed_grant and state.unconfirmed_grant == fingerprint(token):
-            self._confirm_not_consumed(token, "an earlier renewal of this token did not finish")
+            self._confirm_not_consumed(token, UNFINISHED_RENEWAL)
         on_sending(replace(state, unconfirmed_grant=fingerprint(token)))
         return self.redeem_refresh_token(token)
 

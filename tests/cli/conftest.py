@@ -18,8 +18,8 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
+from airflow_provider_sf360.testing.api_server import free_port
 from tests.helpers.connections import ConnFactory
-from tests.helpers.net import free_port
 
 
 @pytest.fixture

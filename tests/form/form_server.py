@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +15,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from airflow_provider_sf360.testing.api_server import running_api_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync",
@@ -41,52 +38,18 @@ class FormServer:
                         headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"api-server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"api-server not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def form_server(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FormServer]:
     """``airflow api-server`` on a free port with the simple auth manager (admin user)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin", "AIRFLOW__API__BASE_URL": url,
+    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
            "_AIRFLOW_PROCESS_CONTEXT": "server"}
     log = tmp_path_factory.mktemp("form_server") / "api-server.log"
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    with log.open("wb") as out:
-        proc = subprocess.Popen([airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        _wait_healthy(url, proc, log)
+    with running_api_server(env, log) as url:
         passwords = json.loads((airflow_db / "simple_auth_manager_passwords.json.generated").read_text())
         answer = requests.post(f"{url}/auth/token", json={"username": "admin", "password": passwords["admin"]},
                                timeout=30)
         answer.raise_for_status()
         yield FormServer(url, answer.json()["access_token"])
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

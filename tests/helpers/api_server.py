@@ -1,9 +1,8 @@
-"""A real ``airflow api-server`` as the UI tests drive it (the fixture that starts it is in tests/ui/conftest.py)."""
+"""A real ``airflow api-server`` as the UI tests drive it (started by tests/ui/conftest.py through
+``airflow_provider_sf360.testing.api_server``)."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,18 +44,3 @@ class ApiServer:
 
     def callback_url(self) -> str:
         return f"{self.url}/sf360/callback"
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90) -> None:
-    """Wait until the api-server at ``url`` answers its health check; raise with its log if it exits or hangs."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"api-server exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"api-server not healthy after {timeout}s:\n{log_path.read_text()[-4000:]}")

@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,10 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     SalesforceEmulator,
 )
+from airflow_provider_sf360.testing.api_server import running_api_server
 from tests.fault_matrix import MAX_ATTEMPTS
-from tests.helpers.api_server import API_SECRET_KEY, UI_REQUEST_TIMEOUT, ApiServer, wait_healthy
+from tests.helpers.api_server import API_SECRET_KEY, UI_REQUEST_TIMEOUT, ApiServer
 from tests.helpers.connections import ConnFactory
-from tests.helpers.net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,12 +37,9 @@ def api_server(
     airflow_db: Path, salesforce_emulator_session: SalesforceEmulator, artifacts_dir: Path
 ) -> Iterator[ApiServer]:
     """``airflow api-server`` in its own process group, trusting the emulator's CA."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
-        "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API__SECRET_KEY": API_SECRET_KEY,
         "REQUESTS_CA_BUNDLE": salesforce_emulator_session.ca_bundle,
         "_AIRFLOW_PROCESS_CONTEXT": "server",
@@ -55,23 +49,9 @@ def api_server(
         "AIRFLOW__SF360__REQUEST_TIMEOUT": str(UI_REQUEST_TIMEOUT),
     }
     log_path = artifacts_dir / "api-server.log"
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-    try:
-        wait_healthy(url, proc, log_path)
+    with running_api_server(env, log_path) as url:
         passwords_file = airflow_db / "simple_auth_manager_passwords.json.generated"
         yield ApiServer(url, json.loads(passwords_file.read_text()), log_path)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

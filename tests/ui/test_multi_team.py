@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,17 +21,12 @@ from airflow_provider_sf360.testing import (
     DEFAULT_ORG_ID,
     DEFAULT_USER_ID,
 )
+from airflow_provider_sf360.testing.api_server import running_api_server
 
 from .fleet_helpers import csrf_of
 
 pytestmark = pytest.mark.timeout(240)
 TEAM_CONNECTIONS = {"sf360_team_a_conn": "team_a", "sf360_team_b_conn": "team_b"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -61,47 +51,24 @@ def team_server(airflow_db: Path, salesforce_emulator_session: Any, artifacts_di
                                   "login_url": salesforce_emulator_session.login_url}),
                 team_name=team,
             ))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     passwords_file = tmp_path_factory.mktemp("teams") / "passwords.json"
     env = {
         **os.environ, "AIRFLOW__CORE__MULTI_TEAM": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "alice:op:team_a,bob:op:team_b",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
-        "AIRFLOW__API__BASE_URL": url, "AIRFLOW__API__SECRET_KEY": "sf360-multi-team-tests",
+        "AIRFLOW__API__SECRET_KEY": "sf360-multi-team-tests",
         "REQUESTS_CA_BUNDLE": salesforce_emulator_session.ca_bundle, "_AIRFLOW_PROCESS_CONTEXT": "server",
     }
-    log_path = artifacts_dir / "api-server-multi-team.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("airflow")), "api-server", "-H", "127.0.0.1", "-p", str(port),
-             "-w", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            time.sleep(0.5)
-        passwords = json.loads(passwords_file.read_text())
-        tokens = {
-            user: requests.post(f"{url}/auth/token", json={"username": user, "password": passwords[user]},
-                                timeout=30).json()["access_token"]
-            for user in ("alice", "bob")
-        }
-        yield url, tokens
+        with running_api_server(env, artifacts_dir / "api-server-multi-team.log") as url:
+            passwords = json.loads(passwords_file.read_text())
+            tokens = {
+                user: requests.post(f"{url}/auth/token", json={"username": user, "password": passwords[user]},
+                                    timeout=30).json()["access_token"]
+                for user in ("alice", "bob")
+            }
+            yield url, tokens
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
         with create_session() as session:
             session.execute(delete(Connection).where(Connection.conn_id.in_(list(TEAM_CONNECTIONS))))
 
