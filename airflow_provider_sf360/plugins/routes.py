@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -513,9 +514,28 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Any
     return response
 
 
+def _prepare_first_render() -> None:
+    """Pay the one-time costs of the page (template compilation, imports, the fleet cache) when the api-server
+    starts, not on an admin's first request."""
+    try:
+        for name in ("page.html", "confirm.html", "error.html"):
+            templates.get_template(name)
+        from airflow_provider_sf360.hooks.sf360 import SF360Hook  # noqa: F401  (imported once, here)
+
+        connections.read_fleet()
+    except Exception as error:  # a warm-up must never stop the api-server (e.g. a DB not migrated yet)
+        log.info("sf360: page warm-up skipped (%s)", type(error).__name__)
+
+
+@asynccontextmanager
+async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(_prepare_first_render)
+    yield
+
+
 def create_app() -> FastAPI:
     """The app mounted under ``/sf360`` (built only when Airflow reads the plugin's ``fastapi_apps``)."""
-    app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_warm_up)
     app.include_router(router)
     app.include_router(renewal_api.router)  # issue 9: tasks renew refresh tokens here
     app.mount("/static", StaticFiles(directory=PLUGIN_DIR / "static"), name="static")
