@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 _waiters: dict[str, asyncio.Lock] = {}
+MAX_TRACKED_CREDENTIALS = 10_000  # state keys arrive before any proof is checked: bound what they can allocate
+
+
+def _queue_for(state_key: str) -> asyncio.Lock:
+    """This process's queue for one credential; idle queues are dropped when too many are tracked."""
+    if state_key not in _waiters and len(_waiters) >= MAX_TRACKED_CREDENTIALS:
+        for key in [key for key, lock in _waiters.items() if not lock.locked()]:
+            del _waiters[key]
+    return _waiters.setdefault(state_key, asyncio.Lock())
 
 
 class RenewalRequest(BaseModel):
@@ -99,6 +108,5 @@ async def renew(payload: dict[str, Any] | None = Body(default=None)) -> JSONResp
         request = RenewalRequest.model_validate(payload)
     except ValueError:
         return _answer(422, detail="Malformed renewal request.")
-    waiters = _waiters.setdefault(request.state_key, asyncio.Lock())
-    async with waiters:
+    async with _queue_for(request.state_key):
         return await run_in_threadpool(renew_for_task, request, time.time())
