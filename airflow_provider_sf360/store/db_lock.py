@@ -66,7 +66,9 @@ def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
 
     _ensure_lock_row(lock_key)
     assert settings.Session is not None, "Airflow's metadata database is not configured"
-    session = settings.Session()
+    # A session of its own, not the thread's scoped one: every ``create_session()`` inside the exclusive section
+    # (the pending-grant marker, Variable reads) would otherwise commit and close it, and with it the row lock.
+    session = settings.Session.session_factory()
     try:
         _set_lock_timeout(session, _dialect(session), wait_seconds)
         try:
