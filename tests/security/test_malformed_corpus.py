@@ -21,6 +21,7 @@ from airflow_provider_sf360.core.credentials import AuthFlow, credentials_from_c
 from airflow_provider_sf360.core.errors import CredentialsInvalidError, SalesforceRequestError, SF360Error
 from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 from airflow_provider_sf360.testing.certs import CertBundle
+from tests.helpers.pem import BEGIN_KEY
 
 from .fake_servers import Answer, RecordingServer, recording_server, tls, trusted_tls  # noqa: F401
 from .secrets_kit import ORG18, SETTINGS, USER18, Secrets, client, credentials, signed_token_answer
@@ -78,7 +79,7 @@ HOSTILE_FIELDS: list[tuple[dict[str, Any], Any, Any, str]] = [
     ({"api_version": "v64.0; DROP TABLE"}, "key", SECRET, "API Version"),
     ({"auth_flow": "jwt_bearer", "username": "u@x", "private_key": "not a key"}, "key", SECRET, "Private Key (PEM)"),
     ({"auth_flow": "jwt_bearer", "username": "u@x", "private_key": EC_PEM}, "key", SECRET, "Private Key (PEM)"),
-    ({"auth_flow": "jwt_bearer", "username": "u@x", "private_key": "-----BEGIN PRIVATE KEY-----" * 40_000}, "key",
+    ({"auth_flow": "jwt_bearer", "username": "u@x", "private_key": BEGIN_KEY * 40_000}, "key",
      SECRET, "Private Key (PEM)"),
     ({"auth_flow": "jwt_bearer", "private_key": EC_PEM}, "key", SECRET, "Salesforce Username"),
     ({"auth_flow": "refresh_token"}, "key", SECRET, "Refresh Token"),
