@@ -231,7 +231,7 @@ class CredentialLifecycle:
     def _report_setup(self, previous: TokenState | None, state: TokenState) -> ActionResult:
         revoked_previous = False
         if previous and previous.refresh_token and previous.refresh_token != state.refresh_token:
-            revoked_previous = self._revoke_quietly(previous.refresh_token, previous.instance_url)
+            revoked_previous = self.minter.revoke_quietly(previous.refresh_token, previous.instance_url)
         self.store.clear_test_record()
         return self._result(
             "setup",
@@ -242,12 +242,6 @@ class CredentialLifecycle:
             previous_token_revoked=revoked_previous,
             token=state.describe(),
         )
-
-    def _revoke_quietly(self, token: str, base_url: str) -> bool:
-        try:
-            return self.client.revoke(token, base_url)
-        except SF360Error:
-            return False
 
     # ================================================================ reset and delete
     def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:

@@ -277,18 +277,19 @@ class TokenMinter:
         raise unresolved
 
     # ---------------------------------------------------------------- the state to store
-    def verify_identity(self, response: TokenResponse) -> None:
-        """Raise unless the token belongs to the connection's org and user; a token that is someone else's is
+    def verify_identity(self, response: TokenResponse) -> tuple[str, str]:
+        """The token's (org, user), or raise if they are not the connection's; a token that is someone else's is
         revoked first, so that it neither stays alive nor uses up one of that user's five approvals."""
         try:
-            self.client.check_identity(response)
+            return self.client.check_identity(response)
         except IdentityMismatchError:
             for token in (response.refresh_token, response.access_token):
                 if token:
-                    self._revoke_quietly(token, response.instance_url)
+                    self.revoke_quietly(token, response.instance_url)
             raise
 
-    def _revoke_quietly(self, token: str, base_url: str) -> bool:
+    def revoke_quietly(self, token: str, base_url: str) -> bool:
+        """Revoke ``token``; False (never an error) when Salesforce cannot be reached or it was already dead."""
         try:
             return self.client.revoke(token, base_url)
         except SF360Error:
@@ -296,8 +297,7 @@ class TokenMinter:
 
     def state_from(self, response: TokenResponse, previous: TokenState | None, set_up_by: str | None) -> TokenState:
         """The state to store for a token answer whose identity was checked (the rotated refresh token kept)."""
-        self.verify_identity(response)
-        org_id, user_id = self.client.check_identity(response)
+        org_id, user_id = self.verify_identity(response)
         expires_at = self.client.introspect_expiry(response.access_token) or (
             response.issued_at + self.session_timeout
         )

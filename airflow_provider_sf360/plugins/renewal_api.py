@@ -66,6 +66,7 @@ def _error_answer(error: Exception) -> JSONResponse:
 
 def renew_for_task(request: RenewalRequest, now: float) -> JSONResponse:
     """Check the caller's proof against the stored token, then renew under the credential lock (blocking)."""
+    from airflow_provider_sf360.core.errors import SF360Error
     from airflow_provider_sf360.core.proof import proof_is_valid
     from airflow_provider_sf360.hooks.sf360 import SF360Hook
     from airflow_provider_sf360.store.renewal_client import RENEW_PURPOSE
@@ -73,8 +74,10 @@ def renew_for_task(request: RenewalRequest, now: float) -> JSONResponse:
     hook = SF360Hook(request.conn_id)
     try:
         credentials = hook.credentials
-    except Exception as error:  # a missing or broken connection is the caller's problem, said plainly
-        return _error_answer(error) if hasattr(error, "reason") else _answer(
+    except SF360Error as error:  # the connection's fields are wrong: the same message the task would give
+        return _error_answer(error)
+    except Exception:  # not found (or unreadable) where the api-server reads connections
+        return _answer(
             404, reason="invalid_credentials",
             detail=f"The api-server cannot read connection {request.conn_id!r}: define it where the api-server "
             "reads connections (metadata DB or a secrets backend), not only in workers' environment.",

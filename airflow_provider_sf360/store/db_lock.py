@@ -19,7 +19,7 @@ from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360
 from airflow_provider_sf360.core.renewal import TokenStore
 from airflow_provider_sf360.store.locks import HostLock
 from airflow_provider_sf360.store.token_store import MaskFn, VariableTokenStore, lock_key_for
-from airflow_provider_sf360.store.variables import SessionVariables
+from airflow_provider_sf360.store.variables import SessionVariables, require_encryption_at_rest
 
 LOCK_ROW_VALUE = "sf360: renewal lock row (managed, holds no secret)"
 
@@ -117,6 +117,7 @@ class DatabaseCredentialLock:
 
     @contextmanager
     def exclusive(self) -> Iterator[TokenStore]:
+        require_encryption_at_rest()  # before any grant: a token that cannot be stored must not be obtained
         with self.host_lock.hold():
             if is_sqlite():
                 yield self.store

@@ -42,3 +42,18 @@ def expire_cached_token(emulator: SalesforceEmulator, hook: SF360Hook) -> None:
     assert state is not None
     emulator.advance_clock(state.expires_at - state.issued_at + 1)
     hook.lifecycle.store.save(replace(state, expires_at=time.time() - 1))
+
+
+def rotate_refresh_tokens(emulator: SalesforceEmulator) -> None:
+    """The customer's admin switches refresh token rotation on for every Connected App."""
+    for app in emulator.config.apps:
+        emulator.set_app(app.consumer_key, rotation=True)
+
+
+def set_up_rotating_and_expired(emulator: SalesforceEmulator, make_connection: ConnFactory, **extra: Any) -> SF360Hook:
+    """A web-flow connection set up with rotation on, its token made stale: the next use must redeem it."""
+    rotate_refresh_tokens(emulator)
+    hook = hook_for(make_connection("authorization_code", **extra))
+    set_up_web_flow(emulator, hook)
+    expire_cached_token(emulator, hook)
+    return hook

@@ -15,7 +15,13 @@ from airflow_provider_sf360.exceptions import (
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.helpers.lifecycle import ConnFactory, expire_cached_token, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import (
+    ConnFactory,
+    expire_cached_token,
+    hook_for,
+    rotate_refresh_tokens,
+    set_up_web_flow,
+)
 
 APP = world.DEFAULT_CONSUMER_KEY
 
@@ -58,8 +64,7 @@ def test_a_wrong_identity_at_renewal_revokes_the_new_tokens(
 def test_reset_with_setup_again_never_re_presents_a_spent_seed(
     emulator: SalesforceEmulator, make_connection: ConnFactory
 ) -> None:
-    for app in emulator.config.apps:
-        emulator.set_app(app.consumer_key, rotation=True)
+    rotate_refresh_tokens(emulator)
     web = hook_for(make_connection("authorization_code", conn_id="sf360_seed_source"))
     set_up_web_flow(emulator, web)
     seed = web.lifecycle.store.load().refresh_token

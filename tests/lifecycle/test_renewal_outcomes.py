@@ -26,7 +26,7 @@ from airflow_provider_sf360.exceptions import (
     TokenRevokedError,
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
-from tests.helpers.lifecycle import ConnFactory, expire_cached_token, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, expire_cached_token, hook_for, set_up_rotating_and_expired
 
 REQUEST_TIMEOUT = 2
 
@@ -40,20 +40,11 @@ def _families_lost(emulator: SalesforceEmulator) -> int:
     return sum(emulator.holdings()["family_revocations"].get(cause, 0) for cause in ("reuse", "revoke_endpoint"))
 
 
-def _set_up_and_expire(emulator: SalesforceEmulator, make_connection: ConnFactory, **extra: object) -> object:
-    for app in emulator.config.apps:
-        emulator.set_app(app.consumer_key, rotation=True)  # the customer's admin switched rotation on
-    hook = hook_for(make_connection("authorization_code", **extra))
-    set_up_web_flow(emulator, hook)
-    expire_cached_token(emulator, hook)
-    return hook
-
-
 @pytest.mark.parametrize("answer_after", [3.0, 2.2, 12.0])
 def test_a_slow_refresh_answer_is_waited_for_and_the_family_survives(
     emulator: SalesforceEmulator, make_connection: ConnFactory, short_request_timeout: None, answer_after: float
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     before = hook.lifecycle.store.load()
     emulator.inject_fault("token", "delay_after", count=1, seconds=answer_after)
     started = time.monotonic()
@@ -70,7 +61,7 @@ def test_a_slow_refresh_answer_is_waited_for_and_the_family_survives(
 def test_a_lost_answer_whose_token_was_consumed_says_so_and_never_blames_an_admin(
     emulator: SalesforceEmulator, make_connection: ConnFactory, short_request_timeout: None
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     emulator.inject_fault("token", "drop_after", count=1)
     with pytest.raises(RefreshAnswerLostError) as lost:
         hook.get_conn()
@@ -91,7 +82,7 @@ def test_a_lost_answer_whose_token_was_consumed_says_so_and_never_blames_an_admi
 def test_a_lost_answer_whose_token_was_not_used_is_sent_again(
     emulator: SalesforceEmulator, make_connection: ConnFactory, short_request_timeout: None
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     emulator.inject_fault("token", "drop", count=1)  # the connection breaks before Salesforce processes it
     hook.get_conn()
     assert emulator.request_counts()["token:refresh_token"] == 2
@@ -104,7 +95,7 @@ def test_without_the_consumer_secret_an_unknown_outcome_stops_until_it_can_be_ch
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator.set_app(emulator.config.apps[0].consumer_key, require_secret=False)
-    hook = _set_up_and_expire(emulator, make_connection, secret=False)
+    hook = set_up_rotating_and_expired(emulator, make_connection, secret=False)
     emulator.inject_fault("token", "drop_after", count=1)
     with pytest.raises(RefreshOutcomeUnknownError) as unknown:
         hook.get_conn()
@@ -124,7 +115,7 @@ def test_without_the_consumer_secret_an_unknown_outcome_stops_until_it_can_be_ch
 def test_connect_errors_and_5xx_keep_their_retries(
     emulator: SalesforceEmulator, make_connection: ConnFactory
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     emulator.inject_fault("token", "503", count=2)  # provably not processed: retried with backoff
     hook.get_conn()
     assert emulator.request_counts()["token:refresh_token"] == 3
@@ -146,7 +137,7 @@ print("finished", flush=True)
 def test_a_holder_killed_mid_renewal_releases_the_lock_and_its_grant_is_resolved(
     emulator: SalesforceEmulator, make_connection: ConnFactory, tmp_path: Path
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     conn_id = hook.sf360_conn_id
     env = {k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW", "REQUESTS_CA", "SSL_CERT"))}
     emulator.inject_fault("token", "delay_after", count=1, seconds=HOLDER_ANSWER_SECONDS)  # processed at once
@@ -175,7 +166,7 @@ def test_a_holder_killed_mid_renewal_releases_the_lock_and_its_grant_is_resolved
 def test_a_crash_before_sending_leaves_the_token_usable(
     emulator: SalesforceEmulator, make_connection: ConnFactory
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     state = hook.lifecycle.store.load()
     from airflow_provider_sf360.core.renewal import fingerprint
 
@@ -190,7 +181,7 @@ def test_a_crash_before_sending_leaves_the_token_usable(
 def test_unreachable_introspection_after_a_lost_answer_is_retryable_and_re_sends_nothing(
     emulator: SalesforceEmulator, make_connection: ConnFactory, short_request_timeout: None
 ) -> None:
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     emulator.inject_fault("token", "drop", count=1)
     emulator.inject_fault("introspect", "503", count=50)
     with pytest.raises(SalesforceUnreachableError) as unreachable:
@@ -214,7 +205,7 @@ def test_renewals_and_failures_reach_airflow_stats(
 
     monkeypatch.setattr(stats.Stats, "incr", recorder("incr"))
     monkeypatch.setattr(stats.Stats, "timing", recorder("timing"))
-    hook = _set_up_and_expire(emulator, make_connection)
+    hook = set_up_rotating_and_expired(emulator, make_connection)
     hook.get_conn()
     assert ("incr", "sf360.token.renewed", {"flow": "authorization_code"}) in seen
     assert {name for kind, name, _ in seen if kind == "timing"} >= {"sf360.token.renewal_wait",

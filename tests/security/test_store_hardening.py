@@ -111,6 +111,8 @@ def test_tokens_are_not_stored_without_a_fernet_key(
     with pytest.raises(TokensUnencryptedError, match="fernet_key"):
         hook.setup()
     assert hook.lifecycle.store.load() is None
+    assert emulator.request_counts().get("token", 0) == 0  # refused before asking: no token left alive
+    assert emulator.holdings()["by_user_app"] == []
     monkeypatch.setenv("AIRFLOW__SF360__ALLOW_UNENCRYPTED_TOKENS", "True")  # the documented override
     assert hook_for(hook.sf360_conn_id).setup().ok
 
