@@ -123,8 +123,3 @@ def running_in_test_supervisor() -> bool:
     task_runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
     return comms is not None and type(comms).__name__ == "InProcessSupervisorComms"
-
-
-def variable_backend() -> VariableBackend:
-    """The backend that works where this code runs."""
-    return TaskVariables() if running_in_task() else MetadataDbVariables()
