@@ -50,8 +50,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "login_url": {
         "label": FIELD_LABELS["login_url"],
-        "description": "Optional https URL such as https://acme.my.salesforce.com; required for client_credentials.",
-        "schema": _optional(maxLength=FIELD_MAX_LENGTHS["login_url"], pattern=r"^https://[^\s\\@]+$"),
+        "description": "Optional: https://<MyDomain>.my.salesforce.com (no path); required for client_credentials.",
+        "schema": _optional(maxLength=FIELD_MAX_LENGTHS["login_url"], pattern=r"^https://[^\s\\@/?#]+/?$"),
     },
     "username": {
         "label": FIELD_LABELS["username"],
@@ -60,7 +60,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "private_key": {
         "label": FIELD_LABELS["private_key"],
-        "description": "jwt_bearer only: the RSA private key whose certificate is uploaded to the Connected App.",
+        "description": "jwt_bearer only: the RSA private key whose certificate is uploaded to the External Client "
+        "App (or Connected App).",
         "schema": _optional(format="multiline", maxLength=FIELD_MAX_LENGTHS["private_key"]),
     },
     "refresh_token": {
@@ -70,8 +71,15 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "callback_url": {
         "label": FIELD_LABELS["callback_url"],
-        "description": "authorization_code: must equal a Callback URL of the Connected App.",
+        "description": "authorization_code: must equal a Callback URL of the External Client App (or Connected "
+        "App).",
         "schema": _optional(maxLength=FIELD_MAX_LENGTHS["callback_url"], pattern=r"^https?://[^\s\\@]+$"),
+    },
+    "jwt_audience": {
+        "label": FIELD_LABELS["jwt_audience"],
+        "description": "jwt_bearer only, rarely needed: the JWT audience for an Experience Cloud site (its https "
+        "URL). Empty: https://login.salesforce.com, or https://test.salesforce.com for a sandbox.",
+        "schema": _optional(maxLength=FIELD_MAX_LENGTHS["jwt_audience"], pattern=r"^https://[^\s\\@]+$"),
     },
     "api_version": {
         "label": FIELD_LABELS["api_version"],

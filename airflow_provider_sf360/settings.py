@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from airflow.sdk import conf
+
 from airflow_provider_sf360.core.hosts import ProviderSettings
 from airflow_provider_sf360.core.options import SECTION, default
 from airflow_provider_sf360.core.retry import RetryPolicy
@@ -10,8 +12,6 @@ RENEWAL_MODES = ("auto", "api_server", "local")
 
 
 def _option(key: str) -> str:
-    from airflow.sdk import conf
-
     fallback = default(key)
     return str(conf.get(SECTION, key, fallback=fallback) or fallback)
 
@@ -61,6 +61,12 @@ def lock_wait_timeout() -> float:
     return _number("lock_wait_timeout", 1.0)
 
 
+def keep_alive_seconds() -> float | None:
+    """Seconds a refresh token may go unused before an access test redeems it (None: never)."""
+    days = _number("keep_alive_days", 0.0)
+    return days * 86_400 if days > 0 else None
+
+
 def renewal_mode() -> str:
     """``auto``, ``api_server`` or ``local`` (an unknown value means ``auto``)."""
     mode = _option("renewal").strip().lower()
@@ -70,3 +76,8 @@ def renewal_mode() -> str:
 def allow_unencrypted_tokens() -> bool:
     """Whether tokens may be stored without a Fernet key (throwaway setups only)."""
     return _option("allow_unencrypted_tokens").strip().lower() in ("true", "1", "yes")
+
+
+def multi_team_enabled() -> bool:
+    """Whether Airflow runs with ``[core] multi_team`` (connections and Variables then belong to teams)."""
+    return conf.getboolean("core", "multi_team", fallback=False)

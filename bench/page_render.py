@@ -103,11 +103,21 @@ def _timed(func: Any, repeat: int) -> tuple[float, Any]:
 
 
 def in_process_figures() -> list[tuple[str, str]]:
-    from airflow_provider_sf360.plugins import routes
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.plugins import web
     from airflow_provider_sf360.store import connections
 
+    def one_hook_per_connection() -> list[str]:
+        statuses = []
+        for conn_id in connections.list_conn_ids():
+            try:
+                statuses.append(str(SF360Hook(conn_id).status()["status"]))
+            except Exception:
+                statuses.append("invalid")
+        return statuses
+
     figures = []
-    per_hook_ms, old_rows = _timed(lambda: [connections.connection_row(c) for c in connections.list_conn_ids()], 3)
+    per_hook_ms, old_rows = _timed(one_hook_per_connection, 3)
     figures.append(("fleet read, one hook per connection (old page)", f"{per_hook_ms:.0f} ms"))
     cold_ms, fleet = _timed(connections.read_fleet, 1)
     figures.append(("fleet read, read_fleet(), first call (decrypts and validates all)", f"{cold_ms:.0f} ms"))
@@ -118,9 +128,9 @@ def in_process_figures() -> list[tuple[str, str]]:
         statuses[row.status_name] = statuses.get(row.status_name, 0) + 1
     statuses["orphaned"] = len(fleet.orphans)
     figures.append(("rows by status", ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))))
-    same = sum(1 for a, b in zip(old_rows, fleet.rows, strict=True) if a.status_name == b.status_name)
+    same = sum(1 for a, b in zip(old_rows, fleet.rows, strict=True) if a == b.status_name)
     figures.append(("rows where both reads agree on the status", f"{same} of {len(fleet.rows)}"))
-    template = routes.templates.get_template("page.html")
+    template = web.templates.get_template("page.html")
 
     def render() -> str:
         return template.render(

@@ -109,7 +109,7 @@ def check_ui_plugin() -> None:
     apps = [app["url_prefix"] for app in plugins.get("sf360", {}).get("fastapi_apps", [])]
     check("airflow plugins: the Salesforce 360 page", apps == ["/sf360"], ", ".join(apps))
 
-    from airflow_provider_sf360.plugins.routes import templates
+    from airflow_provider_sf360.plugins.web import templates
 
     names = sorted(templates.list_templates())
     for name in names:

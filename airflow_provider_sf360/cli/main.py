@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 import os
 import secrets
@@ -22,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service.actions import SF360Actions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 300.0
@@ -50,46 +49,39 @@ def _status_text(status: dict[str, Any]) -> str:
         if test
         else "not tested"
     )
-    return "\n".join([
+    lines = [
         f"{status.get('conn_id')}: {str(status.get('status', '')).replace('_', ' ')}",
         f"  org {status.get('org_id')}, user {status.get('user_id')}, "
         f"sandbox {'yes' if status.get('is_sandbox') else 'no'}, flow {status.get('auth_flow')}",
         f"  set up: {_when(status.get('set_up_at'))}" + (f" by {by}" if (by := status.get("set_up_by")) else ""),
-        f"  last test: {tested}",
-    ])
+    ]
+    if status.get("refresh_used_at"):
+        lines.append(f"  refresh token last used: {_when(status['refresh_used_at'])}")
+    if status.get("last_failure"):
+        lines.append(f"  last renewal failure at {_when(status.get('last_failure_at'))}: {status['last_failure']}")
+    lines.append(f"  last test: {tested}")
+    return "\n".join(lines)
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     print(json.dumps(payload, default=str) if args.json else text)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:
-        return "cli"
-
-
 # ------------------------------------------------------------------ commands
-def _hook(conn_id: str) -> SF360Hook:
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+def _actions(conn_id: str) -> SF360Actions:
+    """The audited actions of one connection, as this terminal's user; fails early (exit 2) on a bad connection."""
+    from airflow_provider_sf360.service.actions import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
 
-    hook = SF360Hook(conn_id)
-    _ = hook.credentials  # fail early (exit 2) on a missing or invalid connection
-    return hook
-
-
-def _audit(event: str, conn_id: str, ok: bool | str, message: str = "") -> None:
-    from airflow_provider_sf360.store.audit import record_action
-
-    outcome = ok if isinstance(ok, str) else ("success" if ok else "failed")
-    record_action(event, conn_id, outcome, user=_actor(), message=message, source="cli")
+    actions = SF360Actions(conn_id, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
+    _ = actions.hook.credentials
+    return actions
 
 
 def _row_json(row: Any) -> dict[str, Any]:
     if row.error is not None:
         return {"conn_id": row.conn_id, "status": "invalid", "error": row.error}
-    return {**row.status, "shared_with": row.shared_with}
+    return {**row.status, "shared_with": row.shared_with, "shared_from": row.shared_from}
 
 
 def _row_text(row: Any) -> str:
@@ -97,7 +89,11 @@ def _row_text(row: Any) -> str:
         detail = "\n".join(f"  {line}" for line in row.error.splitlines())
         return f"{row.conn_id}: invalid connection\n{detail}"
     text = _status_text(row.status)
-    return text + (f"\n  shares its token with: {', '.join(row.shared_with)}" if row.shared_with else "")
+    if row.shared_with:
+        text += f"\n  shares its token with: {', '.join(row.shared_with)}"
+    if row.shared_from:
+        text += f"\n  uses the token of: {row.shared_from}"
+    return text
 
 
 def _orphan_text(orphan: Any) -> str:
@@ -110,9 +106,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Every connection (invalid ones with their error) and orphaned token state, or the ones asked for."""
     from dataclasses import asdict
 
-    from airflow_provider_sf360.store.connections import read_fleet
+    from airflow_provider_sf360.service.fleet import fleet_status
 
-    fleet = read_fleet()
+    fleet = fleet_status(args.conn_ids or None)
     by_id = {row.conn_id: row for row in fleet.rows}
     if args.conn_ids:
         missing = [cid for cid in args.conn_ids if cid not in by_id]
@@ -141,23 +137,20 @@ def _report(args: argparse.Namespace, result: Any) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    hook = _hook(args.conn_id)
-    if hook.credentials.auth_flow.value != "authorization_code":
-        result = hook.setup(set_up_by=_actor())
-        _audit("setup", args.conn_id, result.ok, result.message)
-        return _report(args, result)
-    _audit("setup", args.conn_id, "started")
-    return _report(args, _web_login(args, hook))
+    actions = _actions(args.conn_id)
+    if actions.hook.credentials.auth_flow.value != "authorization_code":
+        return _report(args, actions.setup())
+    return _report(args, _web_login(args, actions))
 
 
-def _web_login(args: argparse.Namespace, hook: Any) -> Any:
+def _web_login(args: argparse.Namespace, actions: SF360Actions) -> Any:
     """Like ``sf org login web``: a loopback server, the authorize URL in a browser, then the code exchange."""
     from airflow_provider_sf360.cli.loopback import LoopbackError, LoopbackServer
     from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL
-    from airflow_provider_sf360.plugins.oauth_state import InvalidStateError, make_state, read_state
+    from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 
-    callback = hook.credentials.callback_url or DEFAULT_CALLBACK_URL
-    key, actor = secrets.token_bytes(32), _actor()
+    callback = actions.hook.credentials.callback_url or DEFAULT_CALLBACK_URL
+    key, actor = secrets.token_bytes(32), actions.audit.actor
     state = make_state(args.conn_id, actor, ttl=args.timeout + 60, key=key)
     try:
         server = LoopbackServer(callback, expected_state=state)
@@ -166,7 +159,7 @@ def _web_login(args: argparse.Namespace, hook: Any) -> Any:
     except OSError as error:
         raise CliError(f"Cannot listen on {callback}: {error.strerror}. Is another login running?") from None
     with server:
-        url = hook.authorization_url(redirect_uri=callback, state=state, requested_by=actor)
+        url = actions.start_authorization(redirect_uri=callback, state=state)
         _tell(f"Open this URL, sign in as the connection's Salesforce user and click Allow:\n{url}\n"
               f"Waiting up to {int(args.timeout)} s for Salesforce to redirect to {callback} ...")
         if not args.no_browser:
@@ -183,14 +176,7 @@ def _web_login(args: argparse.Namespace, hook: Any) -> Any:
         read_state(returned, username=actor, key=key)
     except InvalidStateError as error:
         raise CliError(f"Setup refused: {error}. Nothing was changed.") from None
-    event = "authorization_denied" if _query_value(response, "error") else "authorization_completed"
-    try:
-        result = hook.complete_authorization(response, set_up_by=actor)
-    except Exception as error:
-        _audit(event, args.conn_id, False, str(error))
-        raise
-    _audit(event, args.conn_id, result.ok, result.message)
-    return result
+    return actions.complete_authorization(response)
 
 
 def _query_value(url: str, name: str) -> str:
@@ -205,27 +191,37 @@ def _tell(message: str) -> None:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    hook = _hook(args.conn_id)
-    result = hook.reset(setup_again=args.setup_again, set_up_by=_actor())
-    _audit("reset", args.conn_id, result.ok, result.message)
-    return _report(args, result)
+    return _report(args, _actions(args.conn_id).reset(setup_again=args.setup_again))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    result = _hook(args.conn_id).test_access()
-    _audit("test_access", args.conn_id, result.ok, result.message)
-    return _report(args, result)
+    return _report(args, _actions(args.conn_id).test_access())
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    hook = _hook(args.conn_id)
+    actions = _actions_even_if_invalid(args.conn_id)
     if not args.yes and not _confirm(args.conn_id, args.keep_secrets):
         raise CliError("Not confirmed; nothing was changed.", EXIT_USAGE)
-    result = hook.delete(remove_connection_secrets=not args.keep_secrets)
-    _audit("delete", args.conn_id, result.ok, result.message)
+    result = actions.delete(remove_connection_secrets=not args.keep_secrets)
     payload = {"secret_fields_removed": [], **result.to_dict()}
     _emit(args, payload, f"{'OK' if result.ok else 'FAILED'}: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _actions_even_if_invalid(conn_id: str) -> SF360Actions:
+    """The actions of a connection that must exist, whatever its fields (delete also cleans up invalid ones)."""
+    from airflow_provider_sf360.service.actions import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
+    from airflow_provider_sf360.store.connections import read_connection
+
+    read_connection(conn_id)  # AirflowNotFoundException: exit 2
+    return SF360Actions(conn_id, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    """Let TARGET use the OAuth token of SOURCE (same org, user and app)."""
+    _actions(args.target)
+    return _report(args, _actions(args.source).share_with(args.target))
 
 
 def _confirm(conn_id: str, keep_secrets: bool) -> bool:
@@ -239,8 +235,11 @@ def _confirm(conn_id: str, keep_secrets: bool) -> bool:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """Revoke and remove orphaned token state (all of it, or the keys given)."""
-    from airflow_provider_sf360.store.connections import orphaned_states, prune_orphan
+    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
+    from airflow_provider_sf360.service.fleet import orphans as orphaned_states
+    from airflow_provider_sf360.service.fleet import prune
 
+    audit = AirflowAuditLog.for_user(cli_user(), "cli")
     orphans = [o for o in orphaned_states() if not args.state_keys or o.state_key in args.state_keys]
     unknown = sorted(set(args.state_keys) - {o.state_key for o in orphans})
     if unknown:
@@ -257,8 +256,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             raise CliError("Not confirmed; nothing was changed.", EXIT_USAGE)
     outcomes = []
     for orphan in orphans:
-        ok, message = prune_orphan(orphan.state_key)
-        _audit("prune", orphan.state_key, ok, message)
+        ok, message = prune(orphan.state_key, audit)
         outcomes.append({"state_key": orphan.state_key, "ok": ok, "message": message})
     all_ok = all(o["ok"] for o in outcomes)
     _emit(args, {"ok": all_ok, "pruned": outcomes},
@@ -274,13 +272,18 @@ SETUP_PATH_FOR_CERTIFICATE = (
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     """An RSA key and a self-signed certificate for the JWT bearer flow; the key goes into the connection."""
-    from airflow_provider_sf360.store.connections import generate_jwt_key_pair, set_private_key
+    from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
+    from airflow_provider_sf360.store.connections import set_private_key
 
     key_pem, cert_pem = generate_jwt_key_pair(f"airflow-sf360-{args.conn_id}", days=args.days, bits=args.bits)
-    outcome = set_private_key(args.conn_id, key_pem, replace=args.force)
+    outcome = set_private_key(args.conn_id, key_pem, replace_existing=args.force)
     if outcome is not None:
         raise CliError(outcome, EXIT_USAGE)
-    _audit("keygen", args.conn_id, True, "new RSA key stored in the connection's Private Key field")
+    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
+
+    AirflowAuditLog.for_user(cli_user(), "cli").record(
+        "keygen", args.conn_id, "success", "new RSA key stored in the connection's Private Key field"
+    )
     if args.out:
         with open(args.out, "w", encoding="ascii") as handle:
             handle.write(cert_pem)
@@ -323,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.add_argument("--keep-secrets", action="store_true", help="keep the connection's own secret fields")
     delete.set_defaults(func=cmd_delete)
+    share = sub.add_parser("share", parents=[common], help="let TARGET use the OAuth token of SOURCE")
+    share.add_argument("source", metavar="SOURCE", help="the connection whose token is shared")
+    share.add_argument("target", metavar="TARGET", help="a connection naming the same org, user and app")
+    share.set_defaults(func=cmd_share)
     prune = sub.add_parser("prune", parents=[common], help="revoke and remove orphaned token state")
     prune.add_argument("state_keys", nargs="*", metavar="STATE_KEY", help="only these (default: all orphans)")
     prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -24,6 +24,7 @@ from airflow_provider_sf360.core.hosts import (
     url_problem,
 )
 from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, parse_org_id, parse_user_id
+from airflow_provider_sf360.core.state_keys import token_key
 
 DEFAULT_API_VERSION = "64.0"
 DEFAULT_CALLBACK_URL = "http://localhost:1717/OauthRedirect"
@@ -52,6 +53,7 @@ FIELD_LABELS = {
     "refresh_token": "Refresh Token",
     "callback_url": "Callback URL",
     "api_version": "API Version",
+    "jwt_audience": "JWT Audience",
 }
 
 # The longest value each field may hold, checked before anything else reads it (no regex or parser ever sees
@@ -69,6 +71,7 @@ FIELD_MAX_LENGTHS = {
     "refresh_token": 8 * 1024,
     "callback_url": MAX_URL_LENGTH,
     "api_version": 16,
+    "jwt_audience": MAX_URL_LENGTH,
 }
 
 _API_VERSION = re.compile(r"^\d{2,3}\.0$")
@@ -94,6 +97,7 @@ class SF360Credentials:
     consumer_secret: str | None = field(default=None, repr=False)
     private_key: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    jwt_audience: str | None = None
 
     @property
     def token_url(self) -> str:
@@ -107,9 +111,13 @@ class SF360Credentials:
 
     @property
     def state_key(self) -> str:
-        """Name of the token state: the same for every connection naming this org, user and app."""
-        app = hashlib.sha256(f"{self.consumer_key}|{self.login_url}".encode()).hexdigest()[:12]
-        return f"sf360_token__{self.org_id}__{self.user_id}__{app}"
+        """The Variable key of this connection's own token state (made from the connection id alone)."""
+        return token_key(self.conn_id)
+
+    @property
+    def app_fingerprint(self) -> str:
+        """A short name for the app the token is issued to (consumer key and login URL); no secret."""
+        return hashlib.sha256(f"{self.consumer_key}|{self.login_url}".encode()).hexdigest()[:12]
 
     def describe(self) -> dict[str, Any]:
         """Non-secret summary for logs, XComs and pages."""
@@ -206,6 +214,11 @@ def _login_url_problems(url: str, is_sandbox: bool, flow: AuthFlow, settings: Pr
     problems = []
     if checked.query:
         problems.append(f"{label}: remove the '?{_short_text(checked.query)}' part; enter only https://<host>.")
+    if checked.path.strip("/"):
+        problems.append(
+            f"{label}: remove the path {_short_text(checked.path)!r}; enter only https://<host> (the provider adds "
+            "Salesforce's own /services/oauth2/... paths, and a secret is never sent to any other path)."
+        )
     if is_sandbox and (is_production_my_domain(host) or host == "login.salesforce.com"):
         problems.append(
             f"{label}: {host!r} is a production host but 'Use salesforce.com Sandbox' is on; "
@@ -335,10 +348,17 @@ def credentials_from_connection_fields(
         login_url = check_trusted_url(login_url, settings).url.rstrip("/")  # send only what was checked
 
     callback_url = _text(extra.get("callback_url"))
-    if callback_url and not _valid_callback(callback_url):
+    if callback_url and not _plain_https_url(callback_url, http_on_loopback=True):
         check.problems.append(
             f"{FIELD_LABELS['callback_url']}: {callback_url!r} must be an https URL "
             "(http is only allowed for localhost), exactly as entered in the Connected App."
+        )
+
+    jwt_audience = _text(extra.get("jwt_audience"))
+    if jwt_audience and not _plain_https_url(jwt_audience):
+        check.problems.append(
+            f"{FIELD_LABELS['jwt_audience']}: {_short_text(jwt_audience)!r} must be an https URL (an Experience Cloud "
+            "site's URL); leave it empty to sign for https://login.salesforce.com or https://test.salesforce.com."
         )
 
     api_version = (_text(extra.get("api_version")) or DEFAULT_API_VERSION).lstrip("vV")
@@ -364,6 +384,7 @@ def credentials_from_connection_fields(
         consumer_secret=consumer_secret,
         private_key=private_key,
         refresh_token=refresh_token,
+        jwt_audience=jwt_audience if flow is AuthFlow.JWT_BEARER else None,
     )
 
 
@@ -371,7 +392,11 @@ def _short_text(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _valid_callback(url: str) -> bool:
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _plain_https_url(url: str, *, http_on_loopback: bool = False) -> bool:
+    """An https URL with a host and no user info, spaces or control characters (http too on loopback if allowed)."""
     if "@" in url or "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
         return False
     try:
@@ -380,4 +405,4 @@ def _valid_callback(url: str) -> bool:
         return False
     if parts.scheme == "https" and parts.hostname:
         return True
-    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+    return http_on_loopback and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS

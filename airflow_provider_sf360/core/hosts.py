@@ -14,16 +14,13 @@ ACCEPTED_URL_CACHE_SIZE = 2048  # URLs are at most 2,048 characters: at most ~4 
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
 SANDBOX_LOGIN_URL = "https://test.salesforce.com"
 
-# Domains Salesforce serves logins, instances and APIs from (help "OAuth Endpoints", "My Domain URL formats").
-SALESFORCE_DOMAINS = (
-    "salesforce.com",
-    "force.com",
-    "cloudforce.com",
-    "database.com",
-    "site.com",
-    "salesforce-sites.com",
-    "salesforce.mil",
-)
+# The only hosts a secret goes to without an admin listing more in [sf360] allowed_hosts: Salesforce's login
+# hosts and My Domain hosts (help "My Domain URL Formats": <name>.my.salesforce.com, <name>--<sandbox>.sandbox.
+# my.salesforce.com, <name>-dev-ed.develop.my.salesforce.com...; Government Cloud Plus uses my.salesforce.mil).
+# Never hosts where customers publish pages (Salesforce Sites and Experience Cloud: *.my.site.com,
+# *.salesforce-sites.com, *.force.com), which could receive a secret posted to a path of theirs.
+SALESFORCE_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+MY_DOMAIN_SUFFIXES = (".my.salesforce.com", ".my.salesforce.mil")
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,15 @@ class ProviderSettings:
 
 
 def is_salesforce_host(host: str) -> bool:
-    """True for a host under one of Salesforce's own domains."""
+    """True for Salesforce's login hosts and My Domain hosts (never Sites or Experience Cloud page hosts)."""
     host = host.lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in SALESFORCE_DOMAINS)
+    if host in SALESFORCE_LOGIN_HOSTS:
+        return True
+    return any(host.endswith(suffix) and len(host) > len(suffix) for suffix in MY_DOMAIN_SUFFIXES)
 
 
 def is_allowed_host(host: str, settings: ProviderSettings) -> bool:
-    """True for a Salesforce host, or one listed in ``[sf360] allowed_hosts`` (``.example.com`` = suffix)."""
+    """True for a Salesforce login or My Domain host, or one in ``[sf360] allowed_hosts`` (``.x.com`` = suffix)."""
     host = host.lower().rstrip(".")
     if is_salesforce_host(host):
         return True
@@ -190,8 +189,9 @@ def _accepted_url(url: str, settings: ProviderSettings) -> TrustedUrl:
     checked = _split_checked(url)
     if not is_allowed_host(checked.host, settings):
         raise UrlRefusedError(
-            f"names the host {checked.host!r}, which is not a Salesforce host; tokens are only sent to Salesforce "
-            "domains or to hosts an admin lists in the [sf360] allowed_hosts option"
+            f"names the host {checked.host!r}, which is not a Salesforce login or My Domain host; secrets are only "
+            "sent to login.salesforce.com, test.salesforce.com, <MyDomain>.my.salesforce.com hosts, or hosts an "
+            "admin lists in the [sf360] allowed_hosts option"
         )
     try:
         sent = _sent_host_and_port(checked.url)

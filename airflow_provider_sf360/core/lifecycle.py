@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL, AuthFlow, SF360Credentials
@@ -23,7 +23,6 @@ from airflow_provider_sf360.core.errors import (
     SF360Error,
     TokenRevokedError,
 )
-from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 from airflow_provider_sf360.core.renewal import (
     CredentialLock,
     Renewer,
@@ -31,7 +30,10 @@ from airflow_provider_sf360.core.renewal import (
     TokenStore,
     not_set_up,
 )
-from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus
+from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus, identity_from_url
+
+if TYPE_CHECKING:  # the client imports requests (~36 ms): loaded only when a token is actually requested
+    from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 
 PENDING_AUTHORIZATION_SECONDS = 600
 
@@ -49,6 +51,10 @@ class PendingAuthorization:
 
 class ActionStore(TokenStore, Protocol):
     """The token state plus what the actions keep: pending web-flow verifiers and the last test result."""
+
+    @property
+    def state_key(self) -> str:
+        """The name the token state is kept under."""
 
     def save_pending(self, state_param: str, pending: PendingAuthorization) -> None: ...
     def pop_pending(self, state_param: str) -> PendingAuthorization | None: ...
@@ -109,6 +115,8 @@ class CredentialLifecycle:
     :param lock: the credential lock of the place this runs in.
     :param renewer: how a token that cannot be used as it is gets replaced here.
     :param auto_setup: obtain a first token when none is stored (default: the flows that need no person).
+    :param keep_alive_after: an access test redeems a refresh token unused for longer than this many seconds, so
+        that an app's "expire if unused" refresh token policy never ends it (None: never).
     """
 
     def __init__(
@@ -119,6 +127,7 @@ class CredentialLifecycle:
         renewer: Renewer,
         *,
         auto_setup: bool,
+        keep_alive_after: float | None = None,
     ) -> None:
         self.minter = minter
         self.credentials: SF360Credentials = minter.credentials
@@ -127,6 +136,7 @@ class CredentialLifecycle:
         self.lock = lock
         self.renewer = renewer
         self.auto_setup = auto_setup
+        self.keep_alive_after = keep_alive_after
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -138,6 +148,15 @@ class CredentialLifecycle:
         if (usable := self.minter.usable(self.store.load())) is not None:
             return usable
         return self.renewer.renew(None)
+
+    @property
+    def state_key(self) -> str:
+        """The name the token state is kept under (a connection's own key, or the one it shares)."""
+        return self.store.state_key
+
+    def stored_state(self) -> TokenState | None:
+        """The stored token state as it is (no renewal, no Salesforce call)."""
+        return self.store.load()
 
     def renew(self, stale_access_token: str | None) -> TokenState:
         """Replace a token Salesforce refused (``stale_access_token``) or one near its end."""
@@ -191,7 +210,7 @@ class CredentialLifecycle:
             raise AuthorizationDeniedError(
                 "The authorization response was started for another connection; start the setup again."
             )
-        response = self.client.exchange_code(code, pending.code_verifier, pending.redirect_uri)
+        response = self.minter.exchange_code(code, pending.code_verifier, pending.redirect_uri)
         self.minter.verify_identity(response)  # before taking the lock; revokes the token if it is someone else's
         with self.lock.exclusive() as locked:
             previous = locked.load()
@@ -214,7 +233,8 @@ class CredentialLifecycle:
             )
         with self.lock.exclusive() as locked:
             previous = locked.load()
-            response = self.minter.grant(previous, on_sending=self.store.save)
+            reusable = previous if previous and self.minter.issued_for_these_fields(previous) else None
+            response = self.minter.grant(reusable, on_sending=self.store.save)
             state = self._store_setup(locked, response, previous, set_up_by)
         return self._report_setup(previous, state)
 
@@ -223,8 +243,8 @@ class CredentialLifecycle:
     ) -> TokenState:
         """Check the new token's identity (revoking it if it is someone else's) and store it."""
         state = self.minter.state_from(response, previous=None, set_up_by=set_up_by)  # checks identity first
-        if previous is not None:
-            state = replace(state, generation=previous.generation + 1)
+        if previous is not None:  # a new sign-in keeps the connections it was shared with
+            state = replace(state, generation=previous.generation + 1, shared_with=previous.shared_with)
         locked.save(state)
         return state
 
@@ -321,8 +341,11 @@ class CredentialLifecycle:
             raise not_set_up(self.credentials)
         if state is not None:
             self.minter.raise_if_unusable(state)
+        kept_alive = False
         if allow_refresh:
             state = self.current_token()
+            if self._idle(state):
+                state, kept_alive = self.renew(stale_access_token=state.access_token), True
         elif state is None or not state.is_usable(0, self.clock()):
             return self._probe_refresh_token_only(state)
         try:
@@ -343,11 +366,18 @@ class CredentialLifecycle:
             "is_sandbox": self.credentials.is_sandbox,
             "api_version": self.credentials.api_version,
             "daily_api_requests_remaining": api_requests.get("Remaining"),
+            "refresh_token_kept_alive": kept_alive,
+            "refresh_used_at": state.refresh_used_at or None,
         }
 
+    def _idle(self, state: TokenState) -> bool:
+        """Whether the refresh token went unused longer than ``keep_alive_after`` (so an access test redeems it)."""
+        if self.keep_alive_after is None or not state.refresh_token or not self.minter.holds_refresh_token:
+            return False
+        return self.clock() - state.refresh_used_at > self.keep_alive_after
+
     def _check_identity_answer(self, identity: dict[str, Any]) -> None:
-        url = str(identity.get("id", ""))
-        found = TokenResponse(access_token="", instance_url="", identity_url=url, issued_at=0).org_and_user
+        found = identity_from_url(str(identity.get("id", "")))
         expected = (self.credentials.org_id, self.credentials.user_id)
         if found is not None and found != expected:
             raise IdentityMismatchError(

@@ -62,9 +62,10 @@ OPTIONS: dict[str, Option] = {
     ),
     "renewal": Option(
         "auto", "string",
-        "Where tasks renew refresh tokens. auto: through the api-server (under a metadata-DB lock) in real task "
-        "runs, in the task itself under dag.test() / airflow tasks test. api_server or local force one. local is "
-        "only safe when every task using a credential runs on one host.",
+        "Where tasks renew refresh tokens. auto: through the api-server (under a metadata-DB row lock) in real task "
+        "runs, and under the same row lock in the task itself under dag.test() / airflow tasks test, which have the "
+        "metadata DB. api_server forces the api-server even there; local renews in the task under a host lock, "
+        "which is only safe when every task using a credential runs on one host.",
         "auto", "0.2.0",
     ),
     "api_server_url": Option(
@@ -77,6 +78,13 @@ OPTIONS: dict[str, Option] = {
         "300", "float",
         "Seconds a renewal waits for another process renewing the same credential before it gives up (retryably).",
         "300", "0.2.0",
+    ),
+    "keep_alive_days": Option(
+        "7", "float",
+        "An access test (the scheduled connectivity check, the page, sf360 test) redeems a refresh token that went "
+        "unused for longer than this many days, so that an app's 'expire refresh token if not used for N days' "
+        "policy never ends it. Keep it well below N; 0 turns it off.",
+        "7", "0.3.0",
     ),
     "allow_unencrypted_tokens": Option(
         "False", "boolean",

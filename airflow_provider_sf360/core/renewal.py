@@ -31,10 +31,11 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials
 from airflow_provider_sf360.core.errors import (
+    CredentialsInvalidError,
     IdentityMismatchError,
     NotSetUpError,
     RefreshAnswerLostError,
@@ -43,8 +44,17 @@ from airflow_provider_sf360.core.errors import (
     SF360Error,
     TokenRevokedError,
 )
-from airflow_provider_sf360.core.oauth_client import GrantOutcomeUnknown, SalesforceOAuthClient
+from airflow_provider_sf360.core.grants import (
+    GrantOutcomeUnknown,
+    client_credentials_grant,
+    code_grant,
+    jwt_grant,
+    refresh_grant,
+)
 from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus
+
+if TYPE_CHECKING:  # the client imports requests (~36 ms): loaded only when a token is actually requested
+    from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 
 REFRESH_MARGIN_SECONDS = 60.0
 UNFINISHED_RENEWAL = (
@@ -150,6 +160,12 @@ class TokenMinter:
 
     def raise_if_unusable(self, state: TokenState) -> None:
         """Fail without calling Salesforce when the stored token is known to be dead or someone else's."""
+        if not self.issued_for_these_fields(state):
+            raise NotSetUpError(
+                f"The OAuth token stored for connection {self.credentials.conn_id!r} was set up for other values of "
+                "its Org ID, User ID, Consumer Key or Login URL, which were edited since. Set up the OAuth token "
+                "again (the old token is revoked then)."
+            )
         if state.status is TokenStatus.REVOKED:
             detail = state.status_detail or "Salesforce refused it."
             advice = "" if "set up the oauth token again" in detail.lower() else " Set up the OAuth token again."
@@ -160,13 +176,19 @@ class TokenMinter:
         if state.status is TokenStatus.NOT_SET_UP:  # what a reset or delete kept of a refresh_token-flow state
             raise NotSetUpError(f"{not_set_up(self.credentials)} {state.status_detail or ''}".strip())
 
+    def issued_for_these_fields(self, state: TokenState) -> bool:
+        """Whether ``state`` was issued for the connection's current org, user and app."""
+        creds = self.credentials
+        app_matches = state.app is None or state.app == creds.app_fingerprint
+        return app_matches and (state.org_id, state.user_id) == (creds.org_id, creds.user_id)
+
     # ---------------------------------------------------------------- obtaining a token
     def grant(self, previous: TokenState | None, on_sending: Callable[[TokenState], None]) -> TokenResponse:
         """A new token by the connection's flow; ``on_sending`` records a refresh grant before it is sent."""
         if self.flow is AuthFlow.JWT_BEARER:
-            return self.client.jwt_bearer()
+            return self.client.request_token(jwt_grant(self.credentials))
         if self.flow is AuthFlow.CLIENT_CREDENTIALS:
-            return self.client.client_credentials()
+            return self.client.request_token(client_credentials_grant(self.credentials))
         if previous is not None and previous.refresh_token and not self._seed_is_new(previous):
             return self.redeem(previous, on_sending)
         if self.flow is AuthFlow.REFRESH_TOKEN and self.credentials.refresh_token:
@@ -190,8 +212,6 @@ class TokenMinter:
             return
         if previous.refresh_token and previous.status is TokenStatus.ACTIVE and not family_to_be_revoked:
             return  # its rotated successor is stored and alive: set up again redeems that one
-        from airflow_provider_sf360.core.errors import CredentialsInvalidError
-
         raise CredentialsInvalidError(self.credentials.conn_id, [
             "Refresh Token: this refresh token was already redeemed by an earlier setup, and its token family is "
             "gone (revoked by a reset or delete, or rotated out), so presenting it again cannot work and would "
@@ -222,32 +242,34 @@ class TokenMinter:
 
     def redeem_refresh_token(self, token: str) -> TokenResponse:
         """Send a refresh grant; after a lost answer, send it again only if Salesforce says it was not used."""
+        grant = refresh_grant(self.credentials, token)
         try:
-            return self._redeem_refresh_token(token)
-        except RefreshAnswerLostError:
-            raise
-        except TokenRevokedError as refused:
-            if not self.credentials.is_sandbox:
-                raise
-            raise TokenRevokedError(
-                f"{refused} This is a sandbox connection: if the sandbox was refreshed, it now has a new Org ID "
-                "and new User IDs. Enter them in the connection first (Setup > Company Information, and the "
-                "user's record), then set up the OAuth token again."
-            ) from None
-
-    def _redeem_refresh_token(self, token: str) -> TokenResponse:
-        try:
-            return self.client.redeem_refresh_token(token)
+            return self.client.request_token(grant)
         except GrantOutcomeUnknown as lost:
             self._confirm_not_consumed(token, lost.description)
         try:
-            return self.client.redeem_refresh_token(token)
+            return self.client.request_token(grant)
         except GrantOutcomeUnknown as lost_again:
             self._confirm_not_consumed(token, lost_again.description)
             raise SalesforceUnreachableError(
                 "Salesforce could not be reached for the refresh token grant: two requests in a row lost their "
                 "answers, though Salesforce did not use the token (checked by introspection). Nothing was lost; "
                 "the task can be retried."
+            ) from None
+
+    def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> TokenResponse:
+        """Redeem an authorization code (single-use: a lost answer is never followed by a second try).
+
+        :param code: the code Salesforce redirected with.
+        :param verifier: the PKCE verifier kept since the authorize request.
+        :param redirect_uri: the redirect URI of the authorize request.
+        """
+        try:
+            return self.client.request_token(code_grant(self.credentials, code, verifier, redirect_uri))
+        except GrantOutcomeUnknown as lost:
+            raise SalesforceUnreachableError(
+                f"Salesforce's answer to the authorization code exchange was lost ({lost.description}); the code "
+                "cannot be used twice. Nothing was stored: start the setup again."
             ) from None
 
     def _confirm_not_consumed(self, token: str, what_happened: str) -> None:
@@ -303,6 +325,9 @@ class TokenMinter:
         )
         refresh_token = response.refresh_token or (previous.refresh_token if previous else None)
         seed = self.credentials.refresh_token if self.flow is AuthFlow.REFRESH_TOKEN else None
+        now = self.clock()
+        rotated = bool(previous and previous.refresh_token and response.refresh_token
+                       and response.refresh_token != previous.refresh_token)
         return TokenState(
             status=TokenStatus.ACTIVE,
             access_token=response.access_token,
@@ -316,10 +341,14 @@ class TokenMinter:
             expires_at=expires_at,
             generation=(previous.generation + 1) if previous else 1,
             username=previous.username if previous else None,
-            set_up_at=previous.set_up_at if previous and previous.set_up_at else self.clock(),
+            set_up_at=previous.set_up_at if previous and previous.set_up_at else now,
             set_up_by=set_up_by if set_up_by is not None or previous is None else previous.set_up_by,
             seed_hash=fingerprint(seed),
             set_up_for=self.credentials.conn_id if previous is None else previous.set_up_for,
+            refresh_used_at=now if self.holds_refresh_token else 0.0,
+            app=self.credentials.app_fingerprint,
+            shared_with=previous.shared_with if previous else (),
+            rotated_at=now if rotated else (previous.rotated_at if previous else 0.0),
         )
 
 
@@ -375,16 +404,23 @@ class LockingRenewer:
         self.metrics.renewed(self.minter.flow.value, time.monotonic() - started)
         return renewed
 
-    @staticmethod
-    def _remember_failure(locked: TokenStore, state: TokenState, error: SF360Error) -> None:
-        """Store what later tasks must know without calling Salesforce (revoked, mismatched, unresolved)."""
-        if isinstance(error, TokenRevokedError):
+    def _remember_failure(self, locked: TokenStore, state: TokenState, error: SF360Error) -> None:
+        """Store what later tasks must know without calling Salesforce.
+
+        A dead refresh token is stored as revoked (only refresh-token flows hold one: JWT bearer and client
+        credentials are never marked revoked), a token of another org or user as mismatched. Any other failure
+        keeps the token as it is: the grant was answered, so the refresh token was not consumed, and the marker of
+        an unconfirmed grant is cleared (unless the outcome is still unknown); the failure is noted for the page.
+        """
+        if isinstance(error, TokenRevokedError) and self.minter.holds_refresh_token:
             locked.save(state.with_status(TokenStatus.REVOKED, str(error)))
-        elif isinstance(error, IdentityMismatchError):
+            return
+        if isinstance(error, IdentityMismatchError):
             locked.save(state.with_status(TokenStatus.IDENTITY_MISMATCH, str(error)))
-        elif not error.grant_unresolved:
-            # The grant provably did not consume the token (no connection, 5xx, 429, refused client): forget it.
-            current = locked.load()
-            if current is not None and current.unconfirmed_grant:
-                locked.save(replace(current, unconfirmed_grant=None))
-        # else: keep the marker written before sending; the next renewal checks the token before presenting it.
+            return
+        current = locked.load()
+        if current is None:
+            return
+        marker = current.unconfirmed_grant if error.grant_unresolved else None
+        locked.save(replace(current, unconfirmed_grant=marker, last_failure=str(error),
+                            last_failure_at=self.minter.clock()))

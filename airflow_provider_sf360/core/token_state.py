@@ -61,6 +61,7 @@ _STORED_KINDS: dict[str, tuple[type, ...]] = {
     "str | None": (str, type(None)),
     "float": (int, float),
     "int": (int,),
+    "tuple[str, ...]": (list, tuple),
 }
 
 
@@ -96,6 +97,17 @@ class TokenState:
     # before it is presented again (it may have been consumed).
     unconfirmed_grant: str | None = None
     set_up_for: str | None = None  # the connection id this token was last set up for (finds orphans)
+    # When the refresh token was last redeemed or issued (apps may expire a refresh token unused for N days).
+    refresh_used_at: float = 0.0
+    rotated_at: float = 0.0  # when a refresh last returned a new refresh token (0: rotation never seen)
+    # The last renewal that failed without ending the token (an admin setting, the network): shown on the page.
+    last_failure: str | None = None
+    last_failure_at: float = 0.0
+    # Fingerprint of the app (consumer key and login URL) the token was issued to: a connection whose app fields
+    # were edited since no longer uses it.
+    app: str | None = None
+    # Connections an admin allowed to use this connection's token (each a link Variable, see TokenLink).
+    shared_with: tuple[str, ...] = ()
 
     def seconds_left(self, now: float | None = None) -> float:
         return self.expires_at - (time.time() if now is None else now)
@@ -137,6 +149,10 @@ class TokenState:
             value = values[name]
             if kinds and (isinstance(value, bool) or not isinstance(value, kinds)):
                 raise _unreadable(f"{name!r} is not {str(spec.type).replace(' | None', ' or null')}")
+            if isinstance(value, list):
+                if not all(isinstance(item, str) for item in value):
+                    raise _unreadable(f"{name!r} is not a list of connection ids")
+                values[name] = tuple(value)
         try:
             values["status"] = TokenStatus(values["status"])
         except (ValueError, TypeError):
@@ -146,6 +162,7 @@ class TokenState:
     def describe(self) -> dict[str, Any]:
         """Non-secret summary for logs, XComs and pages."""
         return {
+            "shared_with": list(self.shared_with),
             "status": self.status.value,
             "org_id": self.org_id,
             "user_id": self.user_id,
@@ -159,4 +176,39 @@ class TokenState:
             "set_up_by": self.set_up_by,
             "status_detail": self.status_detail,
             "set_up_for": self.set_up_for,
+            "refresh_used_at": self.refresh_used_at,
+            "rotated_at": self.rotated_at,
+            "last_failure": self.last_failure,
+            "last_failure_at": self.last_failure_at,
         }
+
+
+@dataclass(frozen=True)
+class TokenLink:
+    """What a connection's token Variable holds when another connection shared its token with it on purpose.
+
+    The link alone grants nothing: the owner's state must also list this connection in ``shared_with`` (both
+    are written by the share action, which needs the right to edit both connections).
+    """
+
+    shared_from: str
+
+    def to_json(self) -> str:
+        return json.dumps({"shared_from": self.shared_from})
+
+
+def read_stored(text: str) -> TokenState | TokenLink:
+    """A token Variable's document: a state, or a link to the connection whose token it shares.
+
+    :param text: the Variable's value.
+    :raises TokenStateUnreadableError: it is neither.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _unreadable("it is not JSON") from None
+    if isinstance(data, dict) and set(data) == {"shared_from"}:
+        if not isinstance(data["shared_from"], str) or not data["shared_from"]:
+            raise _unreadable("its 'shared_from' is not a connection id")
+        return TokenLink(data["shared_from"])
+    return TokenState.from_json(text)

@@ -1,29 +1,31 @@
-"""``SF360Hook``: a ready Salesforce client from an ``sf360`` connection, and the four OAuth actions.
+"""``SF360Hook``: a ready Salesforce client from an ``sf360`` connection, whose token stays fresh.
 
-The hook joins the pure core (credentials, OAuth client, lifecycle) with Airflow: it reads the connection
-and the ``[sf360]`` options, keeps token state in Airflow Variables, masks every token in logs, and marks
-permanent errors so Airflow does not retry them. simple-salesforce and requests-oauthlib are imported only
-when used, so DAG files that import this module parse fast.
+The hook joins the pure core (credentials, OAuth client, lifecycle) with Airflow: it reads the connection and
+the ``[sf360]`` options, keeps token state in Airflow Variables, masks every token in logs, and wires renewal
+for where it runs. The four actions (set up, reset, test access, delete) are ``SF360Actions``
+(``airflow_provider_sf360.service``), which audits each one. simple-salesforce and the OAuth client (requests)
+are imported only when used, so DAG files that import this module parse fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-from functools import cached_property, wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE, DEFAULT_CONN_ID, HOOK_NAME
-from airflow_provider_sf360.core.credentials import SF360Credentials, credentials_from_connection_fields
+from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials, credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import SF360Error
-from airflow_provider_sf360.core.lifecycle import ActionResult, CredentialLifecycle
+from airflow_provider_sf360.core.lifecycle import CredentialLifecycle
+from airflow_provider_sf360.core.renewal import LockingRenewer, Renewer, TokenMinter
 from airflow_provider_sf360.core.retry import RetryPolicy
-from airflow_provider_sf360.core.token_state import TokenState
-from airflow_provider_sf360.exceptions import for_airflow
+from airflow_provider_sf360.exceptions import PermanentError  # noqa: F401  (marks permanent errors for Airflow)
+from airflow_provider_sf360.metrics import StatsMetrics
 from airflow_provider_sf360.settings import (
     assumed_session_timeout,
+    keep_alive_seconds,
     lock_wait_timeout,
     provider_settings,
     refresh_timeout,
@@ -31,67 +33,35 @@ from airflow_provider_sf360.settings import (
     request_timeout,
     retry_policy,
 )
-from airflow_provider_sf360.store.variables import VariableBackend, running_in_task, running_in_test_supervisor
+from airflow_provider_sf360.store.connections import read_connection, saved_connection_with_same_fields, team_of
+from airflow_provider_sf360.store.db_lock import DatabaseCredentialLock
+from airflow_provider_sf360.store.locks import HostCredentialLock, HostLock
+from airflow_provider_sf360.store.renewal_client import QUEUE_PREFIX, ApiServerRenewer
+from airflow_provider_sf360.store.token_store import VariableTokenStore, resolve_token_key
+from airflow_provider_sf360.store.variables import (
+    MetadataDbVariables,
+    TaskVariables,
+    VariableBackend,
+    running_in_task,
+    running_in_test_supervisor,
+)
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
 
+    from airflow_provider_sf360.core.lifecycle import CredentialLock
     from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
-    from airflow_provider_sf360.core.renewal import TokenMinter
-    from airflow_provider_sf360.store.token_store import VariableTokenStore
 
-T = TypeVar("T")
-
-
-def _mask(secret: str) -> None:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(secret)
-
-
-def _airflow_errors(method: Callable[..., T]) -> Callable[..., T]:
-    """Re-raise provider errors with Airflow's no-retry marker when they are permanent."""
-
-    @wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return method(*args, **kwargs)
-        except SF360Error as error:
-            raise for_airflow(error) from None
-
-    return wrapper
-
-
-class _AirflowTokenSource:
-    """The lifecycle's token source, with Airflow-marked errors (raised from inside simple-salesforce calls)."""
-
-    def __init__(self, lifecycle: CredentialLifecycle) -> None:
-        self._source = lifecycle.token_source()
-
-    @_airflow_errors
-    def current_state(self) -> TokenState:
-        return self._source.current_state()
-
-    @_airflow_errors
-    def current_access_token(self) -> str:
-        return self._source.current_access_token()
-
-    @_airflow_errors
-    def renewed_access_token(self, stale: str) -> str:
-        return self._source.renewed_access_token(stale)
+MACHINE_FLOWS = (AuthFlow.JWT_BEARER, AuthFlow.CLIENT_CREDENTIALS)
 
 
 class SF360Hook(BaseHook):
     """Salesforce access for DAGs from one ``sf360`` connection.
 
-    How failures reach you (one rule for every method): when an action cannot be done, the method raises a
-    provider error (``airflow_provider_sf360.exceptions``), whose message says which case it is and the one thing
-    to do; permanent ones are also ``AirflowFailException``, so Airflow does not retry them. An
-    :class:`ActionResult` with ``ok=False`` is never a failure of the method, only an answer: ``test_access`` is
-    a probe whose answer may be "no access" (``status`` names the case: not_set_up, revoked, identity_mismatch,
-    unreachable, ...), and ``setup`` of the authorization_code flow without an authorization response answers
-    ``status="authorization_required"`` with the ``authorize_url`` to open (nothing is set up yet).
-    ``test_connection`` follows Airflow's contract instead: it returns ``(False, message)`` and never raises.
+    ``get_conn()`` gives a ``simple_salesforce.Salesforce`` client whose token is renewed as needed. When it
+    cannot give one, it raises a provider error (``airflow_provider_sf360.exceptions``) whose message says which
+    case it is and the one thing to do; permanent ones are also ``AirflowFailException``, so Airflow does not
+    retry them. ``test_connection`` follows Airflow's contract instead (``(ok, message)``, never raises).
 
     :param sf360_conn_id: the Airflow connection id (type ``sf360``).
     :param auto_setup: obtain a token when none is stored; default True for the jwt_bearer and
@@ -123,7 +93,6 @@ class SF360Hook(BaseHook):
 
     # ---------------------------------------------------------------- wiring
     @cached_property
-    @_airflow_errors
     def credentials(self) -> SF360Credentials:
         """The connection's validated credentials (raises one error listing every bad field)."""
         conn = self._read_connection()
@@ -132,16 +101,42 @@ class SF360Hook(BaseHook):
         )
 
     def _read_connection(self) -> Any:
-        """Through the Task SDK inside tasks; from the secrets backends and metadata DB elsewhere (UI, CLI)."""
-        if running_in_task():
+        """Through the Task SDK inside tasks; from the secrets backends and metadata DB (in its team) elsewhere."""
+        if self.in_task:
             return self.get_connection(self.sf360_conn_id)
-        from airflow.models.connection import Connection
+        return read_connection(self.sf360_conn_id)
 
-        return Connection.get_connection_from_secrets(self.sf360_conn_id)
+    @cached_property
+    def in_task(self) -> bool:
+        """Whether this hook runs in a task (the connection comes through the Task SDK)."""
+        if self._variables is not None:
+            return isinstance(self._variables, TaskVariables)
+        return running_in_task()
+
+    @cached_property
+    def has_metadata_db(self) -> bool:
+        """Whether this process may use the metadata DB: the server side, and tasks run in-process by
+        ``dag.test()`` / ``airflow tasks test`` (two people testing one credential on a shared database then
+        exclude each other through the database lock, as workers do through the api-server)."""
+        if self._variables is not None:
+            return not isinstance(self._variables, TaskVariables)
+        if not running_in_task():
+            return True
+        return running_in_test_supervisor() and renewal_mode() == "auto"
+
+    @cached_property
+    def variables(self) -> VariableBackend:
+        """Where this connection's Variables are read and written (in its team on the server side)."""
+        if self._variables is not None:
+            return self._variables
+        if not self.has_metadata_db:
+            return TaskVariables()
+        return MetadataDbVariables(team_of(self.sf360_conn_id))
 
     @cached_property
     def oauth_client(self) -> SalesforceOAuthClient:
-        from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+        """The connection's OAuth client (the network)."""
+        from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient  # requests: ~36 ms
 
         return SalesforceOAuthClient(
             self.credentials,
@@ -149,63 +144,50 @@ class SF360Hook(BaseHook):
             retry=self.retry or retry_policy(),
             timeout=request_timeout(),
             refresh_timeout=refresh_timeout(),
-            mask=_mask,
+            mask=mask_secret,
         )
 
     @cached_property
     def lifecycle(self) -> CredentialLifecycle:
         """The actions and token renewal, wired for where this runs (see :meth:`_renewal_parts`)."""
-        from airflow_provider_sf360.core.renewal import MACHINE_FLOWS, TokenMinter
-
         minter = TokenMinter(self.credentials, self.oauth_client, session_timeout=assumed_session_timeout())
         auto_setup = self.credentials.auth_flow in MACHINE_FLOWS if self.auto_setup is None else self.auto_setup
-        store, lock, renewer = self._renewal_parts(minter, auto_setup)
-        return CredentialLifecycle(minter, store, lock, renewer, auto_setup=auto_setup)
+        resolved = resolve_token_key(self.variables, self.sf360_conn_id)
+        store = VariableTokenStore(resolved.state_key, self.variables, mask=mask_secret, first_read=resolved.first_read)
+        lock, renewer = self._renewal_parts(minter, store, auto_setup)
+        return CredentialLifecycle(minter, store, lock, renewer, auto_setup=auto_setup,
+                                   keep_alive_after=keep_alive_seconds())
 
-    def _renewal_parts(self, minter: TokenMinter, auto_setup: bool) -> tuple[VariableTokenStore, Any, Any]:
-        """Store, lock and renewer for this process.
+    def _renewal_parts(
+        self, minter: TokenMinter, store: VariableTokenStore, auto_setup: bool
+    ) -> tuple[CredentialLock, Renewer]:
+        """The credential lock and the renewer for this process.
 
-        - Server side (api-server, CLI, scheduler): Variables through the metadata DB; the credential lock is a
-          row lock in the metadata DB (the host lock on SQLite).
-        - A task: Variables through the Task SDK. Refresh-token flows ask the api-server to renew (it takes the
-          DB lock for everyone); under ``dag.test()``/``airflow tasks test`` (or ``[sf360] renewal = local``)
-          the task renews itself under the host lock, which is correct on one host. JWT bearer and client
-          credentials renew in the task under the host lock: they hold no refresh token to lose.
+        - With the metadata DB (api-server, CLI, scheduler, ``dag.test()``, ``airflow tasks test``): the credential
+          lock is a row lock in the metadata DB (the host lock on SQLite, which serves one host).
+        - A task on a worker: refresh-token flows ask the api-server to renew (it takes the DB lock for everyone);
+          with ``[sf360] renewal = local`` the task renews itself under the host lock, which is only correct on one
+          host. JWT bearer and client credentials renew in the task under the host lock: they hold no refresh
+          token to lose.
         """
-        from airflow_provider_sf360.core.renewal import LockingRenewer
-        from airflow_provider_sf360.metrics import StatsMetrics
-        from airflow_provider_sf360.store.locks import HostCredentialLock, HostLock
-        from airflow_provider_sf360.store.token_store import VariableTokenStore
-        from airflow_provider_sf360.store.variables import MetadataDbVariables, TaskVariables
-
-        state_key = self.credentials.state_key
-        host_lock = HostLock(state_key, wait_seconds=lock_wait_timeout())
+        host_lock = HostLock(store.state_key, wait_seconds=lock_wait_timeout())
         metrics = StatsMetrics()
-        in_task = running_in_task() if self._variables is None else isinstance(self._variables, TaskVariables)
-        if not in_task:
-            from airflow_provider_sf360.store.db_lock import DatabaseCredentialLock
-
-            store = VariableTokenStore(state_key, self._variables or MetadataDbVariables(), mask=_mask)
-            lock: Any = DatabaseCredentialLock(store, host_lock, mask=_mask)
-            return store, lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
-        store = VariableTokenStore(state_key, self._variables or TaskVariables(), mask=_mask)
+        if self.has_metadata_db:
+            lock: CredentialLock = DatabaseCredentialLock(store, host_lock, mask=mask_secret)
+            return lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
         lock = HostCredentialLock(store, host_lock)
         if minter.holds_refresh_token and self._renews_through_api_server():
-            from airflow_provider_sf360.store.renewal_client import QUEUE_PREFIX, ApiServerRenewer
-
             # Its own host lock: a task that holds the renewers' lock while the api-server on the same host waits
             # for that lock would deadlock (LocalExecutor, or a worker next to the api-server).
-            queue = HostLock(QUEUE_PREFIX + state_key, wait_seconds=lock_wait_timeout())
-            return store, lock, ApiServerRenewer(minter, store, queue, metrics=metrics)
-        return store, lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
+            queue = HostLock(QUEUE_PREFIX + store.state_key, wait_seconds=lock_wait_timeout())
+            return lock, ApiServerRenewer(minter, store, queue, metrics=metrics)
+        return lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
 
     @staticmethod
     def _renews_through_api_server() -> bool:
-        mode = renewal_mode()
-        return mode == "api_server" or (mode == "auto" and not running_in_test_supervisor())
+        return renewal_mode() != "local"
 
     # ---------------------------------------------------------------- the client
-    @_airflow_errors
     def get_conn(self) -> Salesforce:
         """A ``simple_salesforce.Salesforce`` whose token stays valid for REST and Bulk 2.0 calls.
 
@@ -213,11 +195,11 @@ class SF360Hook(BaseHook):
         answers ``INVALID_SESSION_ID`` (once per refusal, for every call). The client holds the live token in
         ``session_id`` and ``headers``: never return those from a task (they would land in XCom).
         """
-        from simple_salesforce import Salesforce
+        from simple_salesforce import Salesforce  # ~0.4 s with zeep: only when a client is asked for
 
         from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
 
-        tokens = _AirflowTokenSource(self.lifecycle)
+        tokens = self.lifecycle.token_source()
         state = tokens.current_state()
         session = RenewingSalesforceSession(tokens, provider_settings())
         return Salesforce(
@@ -227,114 +209,28 @@ class SF360Hook(BaseHook):
             session=session,
         )
 
-    # ---------------------------------------------------------------- the four actions
-    @_airflow_errors
-    def setup(self, authorization_response: str | None = None, set_up_by: str | None = None) -> ActionResult:
-        """Obtain, verify and store a token by the connection's flow; revokes the one it replaces.
-
-        :param authorization_response: authorization_code flow: the URL Salesforce redirected to (second half);
-            without it the result carries the authorization URL to open (first half).
-        :param set_up_by: who set it up (a user name or a task), kept with the token and in the audit log.
-        """
-        result = self.lifecycle.setup(authorization_response=authorization_response, set_up_by=set_up_by)
-        return self._prune_left_behind(result)
-
-    def _prune_left_behind(self, result: ActionResult) -> ActionResult:
-        """After a setup: revoke and remove token state this connection held under its earlier org, user or app
-        (edited identity fields leave it unreachable). Server side only: listing it needs the metadata DB."""
-        if not result.ok or running_in_task():
-            return result
-        from airflow_provider_sf360.store.connections import orphaned_states, prune_orphan
-
-        left_behind = [o.state_key for o in orphaned_states() if o.set_up_for == self.sf360_conn_id]
-        pruned = [key for key in left_behind if prune_orphan(key)[0]]
-        if not pruned:
-            return result
-        note = " The token it held under its earlier org, user or app was revoked and removed."
-        return replace(result, message=result.message + note, details={**result.details, "pruned": len(pruned)})
-
-    @_airflow_errors
-    def reset(self, setup_again: bool = False, set_up_by: str | None = None) -> ActionResult:
-        """Revoke and forget the token; every connection field stays.
-
-        :param setup_again: set up again in the same step (refresh_token flow: refused, before anything is revoked,
-            when the connection's refresh token was already redeemed: paste a new one first).
-        :param set_up_by: who set it up again, for the token record and the audit log.
-        """
-        return self.lifecycle.reset(setup_again=setup_again, set_up_by=set_up_by)
-
-    @_airflow_errors
-    def test_access(self) -> ActionResult:
-        """Identity plus one REST call; an answer with ``ok`` False says which case it is (see the class docstring).
-
-        The outcome is kept as the connection's "last test" (shown on the page and by ``sf360 status``).
-        """
-        return self.lifecycle.test_access()
-
-    @_airflow_errors
-    def delete(self, remove_connection_secrets: bool = False) -> ActionResult:
-        """Revoke access and refresh tokens and remove the stored token.
-
-        ``remove_connection_secrets`` also clears the connection's Consumer Secret, Private Key and Refresh Token
-        in the metadata DB: server side only (UI page, CLI), since Airflow 3 tasks cannot write Connections.
-        """
-        result = self.lifecycle.delete()
-        if not remove_connection_secrets:
-            note = (
-                " The connection's own secret fields (Consumer Secret, Private Key, Refresh Token) were kept "
-                "(Airflow 3 tasks cannot edit connections): remove them on the 'Salesforce 360' page (Delete), with "
-                "`sf360 delete`, or by editing or deleting the connection."
-            )
-            return replace(result, message=result.message + note)
-        from airflow_provider_sf360.store.connections import describe_secret_fields, remove_secret_fields
-
-        removed = remove_secret_fields(self.sf360_conn_id)
-        message = f"{result.message} Secret fields removed from the connection: {describe_secret_fields(removed)}."
-        return replace(result, message=message, details={**result.details, "secret_fields_removed": removed})
-
-    @_airflow_errors
     def status(self) -> dict[str, Any]:
-        """Token status and last test result, without secrets and without calling Salesforce.
-
-        :return: a JSON-serialisable dict: ``status`` (active, expired, revoked, identity_mismatch, not_set_up),
-            the connection's non-secret fields, token times and ``last_test``.
-        """
+        """Token status and last test result, without secrets and without calling Salesforce."""
         return self.lifecycle.status()
-
-    @_airflow_errors
-    def authorization_url(
-        self, redirect_uri: str | None = None, state: str | None = None, requested_by: str | None = None
-    ) -> str:
-        """First half of the web server flow (PKCE S256); the verifier is stored server-side.
-
-        :param redirect_uri: the Callback URL Salesforce must redirect to (default: the connection's).
-        :param state: the ``state`` value to use (default: a new random one); single-use.
-        :param requested_by: who started the sign-in (becomes ``set_up_by``).
-        :return: the URL to open in a browser.
-        """
-        return self.lifecycle.authorization_url(redirect_uri=redirect_uri, state=state, requested_by=requested_by)
-
-    @_airflow_errors
-    def complete_authorization(self, authorization_response: str, set_up_by: str | None = None) -> ActionResult:
-        """Second half: the URL Salesforce redirected to (with ``code`` and ``state``).
-
-        :param authorization_response: the whole redirect URL.
-        :param set_up_by: who set it up (defaults to who started the sign-in).
-        """
-        result = self.lifecycle.complete_authorization(authorization_response, set_up_by=set_up_by)
-        return self._prune_left_behind(result)
 
     # ---------------------------------------------------------------- Airflow's Test button
     def test_connection(self) -> tuple[bool, str]:
         """Test access without side effects on refresh token rotation (never redeems a refresh token)."""
         # Airflow runs the button under a temporary conn id: record nothing, and never name that id.
         try:
-            lifecycle = self.lifecycle
+            lifecycle = self._tested_connection_hook().lifecycle
             result = lifecycle.test_access(allow_refresh=lifecycle.auto_setup, record=False)
             ok, message = result.ok, result.message
         except SF360Error as error:
             ok, message = False, str(error)
         return ok, self._without_conn_id(message)
+
+    def _tested_connection_hook(self) -> SF360Hook:
+        """The hook of the saved connection the form's Test button runs for (its temporary id owns no token)."""
+        if self.in_task:
+            return self
+        saved = saved_connection_with_same_fields(self._read_connection())
+        return self if saved is None else SF360Hook(saved, auto_setup=self.auto_setup, retry=self.retry)
 
     def _without_conn_id(self, message: str) -> str:
         conn_id = self.sf360_conn_id

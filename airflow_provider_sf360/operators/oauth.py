@@ -1,4 +1,4 @@
-"""Operators for the four OAuth actions: thin wrappers over ``SF360Hook``'s methods.
+"""Operators for the four OAuth actions: thin adapters over ```SF360Actions``` (which audits each one).
 
 Each returns a JSON-serialisable dict without secrets (pushed as the ``return_value`` XCom) and fails the
 task, without retries for permanent causes, when the action did not succeed.
@@ -14,7 +14,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_sf360.core.connection_type import DEFAULT_CONN_ID
 from airflow_provider_sf360.core.lifecycle import ActionResult
-from airflow_provider_sf360.hooks.sf360 import SF360Hook
+from airflow_provider_sf360.service.actions import SF360Actions
+from airflow_provider_sf360.service.audit import AirflowAuditLog
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +29,7 @@ __all__ = [
 
 
 class _SF360ActionOperator(BaseOperator):
-    """Runs one hook action and turns its result into an XCom, or a failed task.
+    """Runs one action of ``SF360Actions`` and turns its result into an XCom, or a failed task.
 
     :param sf360_conn_id: the ``sf360`` connection to act on (templated); default ``sf360_default``.
     :param kwargs: the usual ``BaseOperator`` arguments (``task_id``, ``retries``...).
@@ -41,10 +42,10 @@ class _SF360ActionOperator(BaseOperator):
         super().__init__(**kwargs)
         self.sf360_conn_id = sf360_conn_id
 
-    def run_action(self, hook: SF360Hook) -> ActionResult:
-        """Run this operator's action with ``hook``; subclasses implement it.
+    def run_action(self, actions: SF360Actions) -> ActionResult:
+        """Run this operator's action; subclasses implement it.
 
-        :param hook: the hook of ``sf360_conn_id``.
+        :param actions: the actions of ``sf360_conn_id``, audited as this task.
         :return: the action's result; ``ok`` False fails the task.
         """
         raise NotImplementedError
@@ -55,15 +56,12 @@ class _SF360ActionOperator(BaseOperator):
         :param context: the task's Airflow context (not used: everything comes from the connection).
         :return: ``ActionResult.to_dict()``: ``action``, ``conn_id``, ``ok``, ``status``, ``message`` and details.
         :raises AirflowFailException: when the action did not succeed (no retries: a person must act).
-        :raises SF360Error: from the hook; permanent causes are ``AirflowFailException`` subclasses (no
+        :raises SF360Error: from the action; permanent causes are ``AirflowFailException`` subclasses (no
             retries), ``SalesforceUnreachableError`` may be retried by Airflow.
         """
-        hook = SF360Hook(sf360_conn_id=self.sf360_conn_id)
-        result = self.run_action(hook)
+        actions = SF360Actions(self.sf360_conn_id, audit=AirflowAuditLog.for_task(context))
+        result = self.run_action(actions)
         self.log.info("%s: %s", result.action, result.message)
-        from airflow_provider_sf360.store.audit import record_task_action
-
-        record_task_action(result.action, result.conn_id, result.ok, result.message, context)
         if not result.ok:
             raise AirflowFailException(result.message)
         return result.to_dict()
@@ -74,7 +72,7 @@ class SF360SetupOAuthOperator(_SF360ActionOperator):
 
     For ``jwt_bearer``, ``client_credentials`` and ``refresh_token`` no person is needed. For
     ``authorization_code`` pass ``authorization_response`` (the URL Salesforce redirected to after a sign-in
-    started with ``SF360Hook.authorization_url()``); without it the task fails with the URL to open.
+    started with ``SF360Actions.start_authorization()``); without it the task fails with the URL to open.
 
     :param authorization_response: ``authorization_code`` only: the callback URL with ``code`` and ``state``
         (templated, e.g. ``"{{ params.redirect_url }}"``).
@@ -88,13 +86,13 @@ class SF360SetupOAuthOperator(_SF360ActionOperator):
         super().__init__(**kwargs)
         self.authorization_response = authorization_response
 
-    def run_action(self, hook: SF360Hook) -> ActionResult:
+    def run_action(self, actions: SF360Actions) -> ActionResult:
         """Set up the token; an ``authorization_code`` connection without a response fails with the URL to open.
 
-        :param hook: the hook of ``sf360_conn_id``.
+        :param actions: the actions of ``sf360_conn_id``, audited as this task.
         :return: the setup's result, recorded as set up by this task.
         """
-        result = hook.setup(authorization_response=self.authorization_response or None, set_up_by=self.task_id)
+        result = actions.setup(authorization_response=self.authorization_response or None)
         if result.status == "authorization_required":
             url = result.details.get("authorize_url")
             return ActionResult(result.action, result.conn_id, False, result.status, f"{result.message} URL: {url}")
@@ -113,13 +111,13 @@ class SF360ResetOAuthOperator(_SF360ActionOperator):
         super().__init__(**kwargs)
         self.setup_again = setup_again
 
-    def run_action(self, hook: SF360Hook) -> ActionResult:
+    def run_action(self, actions: SF360Actions) -> ActionResult:
         """Reset the token (and set it up again when ``setup_again``).
 
-        :param hook: the hook of ``sf360_conn_id``.
+        :param actions: the actions of ``sf360_conn_id``, audited as this task.
         :return: the reset's result.
         """
-        return hook.reset(setup_again=self.setup_again, set_up_by=self.task_id)
+        return actions.reset(setup_again=self.setup_again)
 
 
 class SF360TestAccessOperator(_SF360ActionOperator):
@@ -129,13 +127,13 @@ class SF360TestAccessOperator(_SF360ActionOperator):
     :param kwargs: the usual ``BaseOperator`` arguments.
     """
 
-    def run_action(self, hook: SF360Hook) -> ActionResult:
-        """Call Salesforce with the token (identity and one REST call).
+    def run_action(self, actions: SF360Actions) -> ActionResult:
+        """Call Salesforce with the token (identity and one REST call; an idle refresh token is kept alive).
 
-        :param hook: the hook of ``sf360_conn_id``.
+        :param actions: the actions of ``sf360_conn_id``, audited as this task.
         :return: org, user, instance, API version, remaining daily API requests and round-trip time.
         """
-        return hook.test_access()
+        return actions.test_access()
 
 
 class SF360DeleteOAuthOperator(_SF360ActionOperator):
@@ -148,10 +146,10 @@ class SF360DeleteOAuthOperator(_SF360ActionOperator):
     :param kwargs: the usual ``BaseOperator`` arguments.
     """
 
-    def run_action(self, hook: SF360Hook) -> ActionResult:
+    def run_action(self, actions: SF360Actions) -> ActionResult:
         """Revoke and remove the token.
 
-        :param hook: the hook of ``sf360_conn_id``.
+        :param actions: the actions of ``sf360_conn_id``, audited as this task.
         :return: the deletion's result.
         """
-        return hook.delete()
+        return actions.delete()

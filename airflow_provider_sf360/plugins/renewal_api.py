@@ -82,12 +82,14 @@ def renew_for_task(request: RenewalRequest, now: float) -> JSONResponse:
             detail=f"The api-server cannot read connection {request.conn_id!r}: define it where the api-server "
             "reads connections (metadata DB or a secrets backend), not only in workers' environment.",
             permanent=True)
-    if credentials.state_key != request.state_key:
+    lifecycle = hook.lifecycle
+    state_key = lifecycle.state_key
+    if state_key != request.state_key:
         return _answer(409, reason="renewal_refused", permanent=False,
                        detail="The connection's org, user or app changed since the task read it; retry the task.")
-    state = hook.lifecycle.store.load()
+    state = lifecycle.stored_state()
     secret = state.refresh_token if state is not None else credentials.refresh_token
-    valid = proof_is_valid(request.proof or "", secret or "", purpose=RENEW_PURPOSE, subject=credentials.state_key,
+    valid = proof_is_valid(request.proof or "", secret or "", purpose=RENEW_PURPOSE, subject=state_key,
                            timestamp=request.timestamp, now=now)
     if not valid:
         return _answer(403, detail="The proof does not match the stored token.")
@@ -95,7 +97,7 @@ def renew_for_task(request: RenewalRequest, now: float) -> JSONResponse:
     if state is not None and request.generation is not None and request.generation != state.generation:
         stale = None  # the caller saw an older token: the current one may be fine
     try:
-        renewed = hook.lifecycle.renew(stale)
+        renewed = lifecycle.renew(stale)
     except Exception as error:
         return _error_answer(error)
     outcome = "renewed" if state is None or renewed.generation != state.generation else "current"

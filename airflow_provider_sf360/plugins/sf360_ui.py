@@ -23,7 +23,7 @@ class _LazyFastAPIApps:
 
     def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
         if _LazyFastAPIApps._apps is None:
-            from airflow_provider_sf360.plugins.routes import create_app
+            from airflow_provider_sf360.plugins.app import create_app
 
             _LazyFastAPIApps._apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": APP_NAME}]
         return _LazyFastAPIApps._apps

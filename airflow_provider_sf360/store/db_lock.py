@@ -17,8 +17,9 @@ from typing import Any
 
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
 from airflow_provider_sf360.core.renewal import TokenStore
+from airflow_provider_sf360.core.state_keys import lock_key
 from airflow_provider_sf360.store.locks import HostLock
-from airflow_provider_sf360.store.token_store import MaskFn, VariableTokenStore, lock_key_for
+from airflow_provider_sf360.store.token_store import MaskFn, VariableTokenStore
 from airflow_provider_sf360.store.variables import SessionVariables, require_encryption_at_rest
 
 LOCK_ROW_VALUE = "sf360: renewal lock row (managed, holds no secret)"
@@ -122,6 +123,6 @@ class DatabaseCredentialLock:
             if is_sqlite():
                 yield self.store
                 return
-            lock_key = lock_key_for(self.store.state_key)
-            with row_locked_session(lock_key, self.host_lock.wait_seconds) as session:
-                yield VariableTokenStore(self.store.state_key, SessionVariables(session), self.mask)
+            team_name = getattr(self.store.variables, "team_name", None)
+            with row_locked_session(lock_key(self.store.state_key), self.host_lock.wait_seconds) as session:
+                yield VariableTokenStore(self.store.state_key, SessionVariables(session, team_name), self.mask)

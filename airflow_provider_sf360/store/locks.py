@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
+from airflow_provider_sf360.core.errors import LockDirectoryError, SalesforceUnreachableError
 from airflow_provider_sf360.core.renewal import TokenStore
 
 DEFAULT_LOCK_WAIT_SECONDS = 300.0
@@ -30,12 +30,6 @@ _POLL_SECONDS = (0.005, 0.05)  # contended flock polls from 5 ms, backing off to
 _registry_guard = threading.Lock()
 _thread_locks: dict[str, threading.RLock] = {}
 _held = threading.local()
-
-
-class LockDirectoryError(SF360Error):
-    """The lock directory is not safe to use (another owner, a symlink, or open to other users)."""
-
-    reason = "unsafe_lock_directory"
 
 
 def _thread_lock(key: str) -> threading.RLock:

@@ -19,10 +19,11 @@ from airflow_provider_sf360.core.errors import (
     rebuild_error,
 )
 from airflow_provider_sf360.core.proof import make_proof
-from airflow_provider_sf360.core.renewal import NoMetrics, RenewalMetrics, TokenMinter, TokenStore, not_set_up
+from airflow_provider_sf360.core.renewal import NoMetrics, RenewalMetrics, TokenMinter, not_set_up
 from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.store.locks import HostLock
 from airflow_provider_sf360.store.plugin_api import PluginApiAnswer, post_json
+from airflow_provider_sf360.store.token_store import VariableTokenStore
 
 RENEW_PATH = "/renew"
 QUEUE_PREFIX = "api-queue:"  # host-lock name of tasks waiting for the api-server (never the renewers' own lock)
@@ -39,7 +40,8 @@ class ApiServerRenewer:
     """
 
     def __init__(
-        self, minter: TokenMinter, store: TokenStore, host_lock: HostLock, metrics: RenewalMetrics | None = None
+        self, minter: TokenMinter, store: VariableTokenStore, host_lock: HostLock,
+        metrics: RenewalMetrics | None = None,
     ) -> None:
         self.minter = minter
         self.store = store
@@ -88,11 +90,11 @@ class ApiServerRenewer:
         timestamp = int(time.time())
         return {
             "conn_id": creds.conn_id,
-            "state_key": creds.state_key,
+            "state_key": self.store.state_key,
             "generation": state.generation if state is not None else None,
             "refused": bool(state is not None and stale_access_token and state.access_token == stale_access_token),
             "timestamp": timestamp,
-            "proof": make_proof(secret, purpose=RENEW_PURPOSE, subject=creds.state_key, timestamp=timestamp),
+            "proof": make_proof(secret, purpose=RENEW_PURPOSE, subject=self.store.state_key, timestamp=timestamp),
         }
 
     def _renewed(self, fresh: TokenState | None) -> TokenState:

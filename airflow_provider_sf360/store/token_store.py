@@ -1,48 +1,94 @@
-"""One credential's token state in Airflow Variables (implements ``core.lifecycle.ActionStore``).
+"""One connection's token state in Airflow Variables (implements ``core.lifecycle.ActionStore``).
 
-Keys are derived from the credential's identity (org, user, app), never from the conn id, so that the
-connection form's Test button (which runs under a temporary conn id) sees the same token as tasks.
-Every key names a token or secret, so Airflow masks the values in its UI.
+The token lives under a key made from the connection id (``core/state_keys.py``), so a connection reaches only
+a token it set up itself, or one another connection shared with it on purpose: then its own key holds a
+:class:`TokenLink` and the owner's state lists it in ``shared_with`` (:func:`resolve_token_key`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow.models.variable import Variable as VariableModel
+from airflow.utils.session import create_session
+from sqlalchemy import select
+
+from airflow_provider_sf360.core.errors import NotSetUpError
 from airflow_provider_sf360.core.lifecycle import PendingAuthorization
-from airflow_provider_sf360.core.token_state import TokenState
-from airflow_provider_sf360.store.variables import VariableBackend
+from airflow_provider_sf360.core.state_keys import PENDING_PREFIX, pending_key, status_key, token_key
+from airflow_provider_sf360.core.token_state import TokenLink, TokenState, read_stored
+from airflow_provider_sf360.store.variables import MetadataDbVariables, VariableBackend
 
 MaskFn = Callable[[str], None]
-TOKEN_PREFIX = "sf360_token__"
-STATUS_PREFIX = "sf360_status__"
-LOCK_PREFIX = "sf360_lock__"
-PENDING_PREFIX = "sf360_pkce_secret__"
 
 
-def lock_key_for(state_key: str) -> str:
-    """The Variable key of a credential's renewal lock row."""
-    return state_key.replace(TOKEN_PREFIX, LOCK_PREFIX, 1)
+@dataclass(frozen=True)
+class ResolvedKey:
+    """Where a connection's token lives: its own key, or the key of the connection that shared it."""
+
+    state_key: str
+    first_read: str | None = None  # the Variable's value as read while resolving (spares a second read)
+    shared_from: str | None = None
+
+
+def resolve_token_key(variables: VariableBackend, conn_id: str) -> ResolvedKey:
+    """Find the token state a connection uses, reading its own Variable once.
+
+    :param variables: where the connection's Variables are read.
+    :param conn_id: the connection.
+    :raises NotSetUpError: the connection links to a token whose owner no longer shares it with it.
+    """
+    own_key = token_key(conn_id)
+    raw = variables.get(own_key)
+    if not raw:
+        return ResolvedKey(own_key)
+    try:
+        stored = read_stored(raw)
+    except Exception:  # unreadable: the store says so on load, and reset/delete can still clear it
+        return ResolvedKey(own_key)
+    if not isinstance(stored, TokenLink):
+        return ResolvedKey(own_key, raw)
+    owner_key = token_key(stored.shared_from)
+    owner_raw = variables.get(owner_key)
+    owner = _state_or_none(owner_raw)
+    if owner is None or conn_id not in owner.shared_with:
+        raise NotSetUpError(
+            f"Connection {conn_id!r} was given the OAuth token of connection {stored.shared_from!r}, which no "
+            f"longer shares it (it was reset, deleted or unshared). Set up the OAuth token of {conn_id!r}, or "
+            f"share {stored.shared_from!r}'s token again (`sf360 share {stored.shared_from} {conn_id}`)."
+        )
+    return ResolvedKey(owner_key, owner_raw, shared_from=stored.shared_from)
+
+
+def _state_or_none(raw: str | None) -> TokenState | None:
+    try:
+        stored = read_stored(raw) if raw else None
+    except Exception:
+        return None
+    return stored if isinstance(stored, TokenState) else None
 
 
 class VariableTokenStore:
     """Token state, last test result and pending web-flow verifiers of one credential.
 
-    :param state_key: the credential's token Variable key (``SF360Credentials.state_key``).
+    :param state_key: the token state's Variable key (see :func:`resolve_token_key`).
     :param variables: where Variables are read and written (Task SDK, metadata DB, or one DB session).
     :param mask: registers a secret with Airflow's log masker.
+    :param first_read: the Variable's value if the caller just read it (the first :meth:`load` uses it).
     """
 
-    def __init__(self, state_key: str, variables: VariableBackend, mask: MaskFn) -> None:
+    def __init__(
+        self, state_key: str, variables: VariableBackend, mask: MaskFn, first_read: str | None = None
+    ) -> None:
         self.state_key = state_key
-        self.status_key = state_key.replace(TOKEN_PREFIX, STATUS_PREFIX, 1)
+        self.status_key = status_key(state_key)
         self.variables = variables
         self.mask = mask
+        self._first_read = first_read
 
     def _mask_tokens(self, state: TokenState) -> None:
         for secret in (state.access_token, state.refresh_token):
@@ -50,34 +96,36 @@ class VariableTokenStore:
                 self.mask(secret)
 
     def load(self) -> TokenState | None:
-        raw = self.variables.get(self.state_key)
+        raw, self._first_read = (self._first_read or self.variables.get(self.state_key)), None
         if not raw:
             return None
-        state = TokenState.from_json(raw)
-        self._mask_tokens(state)
-        return state
+        stored = read_stored(raw)
+        if isinstance(stored, TokenLink):
+            return None  # a link is read through resolve_token_key; as a state it is "not set up"
+        self._mask_tokens(stored)
+        return stored
 
     def save(self, state: TokenState) -> None:
+        self._first_read = None
         self._mask_tokens(state)
         description = f"sf360: OAuth token of org {state.org_id} / user {state.user_id} (managed, do not edit)"
         self.variables.set(self.state_key, state.to_json(), description)
 
     def clear(self) -> None:
+        self._first_read = None
         self.variables.delete(self.state_key)
 
-    @staticmethod
-    def _pending_key(state_param: str) -> str:
-        return PENDING_PREFIX + hashlib.sha256(state_param.encode()).hexdigest()[:40]
+    def save_link(self, link: TokenLink) -> None:
+        """Make this key point at another connection's token (the share action)."""
+        self.variables.set(self.state_key, link.to_json(), f"sf360: uses the OAuth token of {link.shared_from}")
 
     def save_pending(self, state_param: str, pending: PendingAuthorization) -> None:
         self.mask(pending.code_verifier)
-        self.variables.set(
-            self._pending_key(state_param), json.dumps(asdict(pending)), "sf360: pending OAuth authorization"
-        )
+        self.variables.set(pending_key(state_param), json.dumps(asdict(pending)), "sf360: pending OAuth authorization")
         sweep_expired_pending(self.variables)
 
     def pop_pending(self, state_param: str) -> PendingAuthorization | None:
-        key = self._pending_key(state_param)
+        key = pending_key(state_param)
         raw = self.variables.get(key)
         if not raw:
             return None
@@ -106,24 +154,20 @@ def sweep_expired_pending(
 ) -> int:
     """Delete pending sign-ins older than the authorization code's lifetime (and, if given, those of one
     credential). Needs the metadata database to list keys: a no-op inside tasks. Returns how many went."""
-    from airflow_provider_sf360.store.variables import MetadataDbVariables
-
     if not isinstance(variables, MetadataDbVariables):
         return 0
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     moment = time.time() if now is None else now
     removed = 0
     with create_session() as session:
-        rows = session.scalars(select(Variable).where(Variable.key.startswith(PENDING_PREFIX, autoescape=True)))
+        rows = session.scalars(
+            select(VariableModel).where(VariableModel.key.startswith(PENDING_PREFIX, autoescape=True))
+        )
         for row in rows:
             try:
                 pending = json.loads(row.val or "{}")
                 expired = float(pending.get("expires_at", 0)) < moment
                 mine = also_state_key is not None and pending.get("state_key") == also_state_key
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, AttributeError):
                 expired, mine = True, False
             if expired or mine:
                 session.delete(row)

@@ -2,13 +2,23 @@
 
 Tasks may not touch the ORM (Airflow 3 blocks it), and ``airflow.sdk.Variable.set`` only works inside a
 task; the api-server, the CLI and tests outside tasks use ``airflow.models.Variable``. Variables are
-Fernet-encrypted at rest when a Fernet key is configured.
+Fernet-encrypted at rest when a Fernet key is configured. Under ``[core] multi_team`` a connection's Variables
+belong to its team: the server side names the team, and a task's Variables are its own team's (the Execution
+API places them there).
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any, Protocol
+
+from airflow.models.crypto import get_fernet
+from airflow.models.variable import Variable as VariableModel
+from airflow.sdk import Variable as TaskVariable
+from sqlalchemy import delete, select
+
+from airflow_provider_sf360.core.errors import TokensUnencryptedError
+from airflow_provider_sf360.settings import allow_unencrypted_tokens, multi_team_enabled
 
 
 class VariableBackend(Protocol):
@@ -23,20 +33,14 @@ class TaskVariables:
     """Variables through the Task SDK (Execution API): the only way a task may write them."""
 
     def get(self, key: str) -> str | None:
-        from airflow.sdk import Variable
-
-        value = Variable.get(key, default=None)
+        value = TaskVariable.get(key, default=None)
         return None if value is None else str(value)
 
     def set(self, key: str, value: str, description: str | None = None) -> None:
-        from airflow.sdk import Variable
-
-        Variable.set(key, value, description=description)
+        TaskVariable.set(key, value, description=description)
 
     def delete(self, key: str) -> None:
-        from airflow.sdk import Variable
-
-        Variable.delete(key)
+        TaskVariable.delete(key)
 
 
 def require_encryption_at_rest() -> None:
@@ -44,16 +48,8 @@ def require_encryption_at_rest() -> None:
 
     ``[sf360] allow_unencrypted_tokens = True`` lifts this for throwaway setups (a laptop, a CI job).
     """
-    from airflow.models.crypto import get_fernet
-
-    if getattr(get_fernet(), "is_encrypted", True):
+    if getattr(get_fernet(), "is_encrypted", True) or allow_unencrypted_tokens():
         return
-    from airflow_provider_sf360.settings import allow_unencrypted_tokens
-
-    if allow_unencrypted_tokens():
-        return
-    from airflow_provider_sf360.core.errors import TokensUnencryptedError
-
     raise TokensUnencryptedError(
         "Refusing to store Salesforce tokens: Airflow has no Fernet key ([core] fernet_key is empty), so they "
         "would be stored unencrypted in the metadata database. Set [core] fernet_key (generate one with "
@@ -62,54 +58,53 @@ def require_encryption_at_rest() -> None:
     )
 
 
+def _team(team_name: str | None) -> str | None:
+    """The team to name to Airflow: only under ``[core] multi_team`` (Airflow refuses a team otherwise)."""
+    return team_name if team_name and multi_team_enabled() else None
+
+
 class MetadataDbVariables:
-    """Variables through Airflow's models: api-server routes, CLI, tests outside tasks."""
+    """Variables through Airflow's models: api-server routes, CLI, tests outside tasks.
+
+    :param team_name: the team of the connection whose Variables these are (``[core] multi_team``).
+    """
+
+    def __init__(self, team_name: str | None = None) -> None:
+        self.team_name = _team(team_name)
 
     def get(self, key: str) -> str | None:
-        from airflow.models.variable import Variable
-
-        value = Variable.get(key, default_var=None)
+        value = VariableModel.get(key, default_var=None, team_name=self.team_name)
         return None if value is None else str(value)
 
     def set(self, key: str, value: str, description: str | None = None) -> None:
-        from airflow.models.variable import Variable
-
         require_encryption_at_rest()
-        Variable.set(key, value, description=description)
+        VariableModel.set(key, value, description=description, team_name=self.team_name)
 
     def delete(self, key: str) -> None:
-        from airflow.models.variable import Variable
-
-        Variable.delete(key)
+        VariableModel.delete(key, team_name=self.team_name)
 
 
 class SessionVariables:
     """Variables read and written inside one metadata-DB session (the transaction that holds the credential lock).
 
     :param session: a SQLAlchemy session of Airflow's metadata database.
+    :param team_name: the team of the connection whose Variables these are.
     """
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, team_name: str | None = None) -> None:
         self.session = session
+        self.team_name = _team(team_name)
 
     def get(self, key: str) -> str | None:
-        from airflow.models.variable import Variable
-        from sqlalchemy import select
-
-        row = self.session.scalar(select(Variable).where(Variable.key == key))
+        row = self.session.scalar(select(VariableModel).where(VariableModel.key == key))
         return None if row is None or row.val is None else str(row.val)
 
     def set(self, key: str, value: str, description: str | None = None) -> None:
-        from airflow.models.variable import Variable
-
         require_encryption_at_rest()
-        Variable.set(key, value, description=description, session=self.session)
+        VariableModel.set(key, value, description=description, team_name=self.team_name, session=self.session)
 
     def delete(self, key: str) -> None:
-        from airflow.models.variable import Variable
-        from sqlalchemy import delete
-
-        self.session.execute(delete(Variable).where(Variable.key == key))
+        self.session.execute(delete(VariableModel).where(VariableModel.key == key))
 
 
 def running_in_task() -> bool:

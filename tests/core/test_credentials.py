@@ -108,8 +108,8 @@ def test_unknown_flow() -> None:
 
 @pytest.mark.parametrize(("url", "fragment"), [
     ("http://acme.my.salesforce.com", "https://"),
-    ("https://evil.example.com", "not a Salesforce host"),
-    ("https://salesforce.com.evil.example", "not a Salesforce host"),
+    ("https://evil.example.com", "not a Salesforce login or My Domain host"),
+    ("https://salesforce.com.evil.example", "not a Salesforce login or My Domain host"),
     ("acme.my.salesforce.com", "https://"),
 ])
 def test_login_url_must_be_https_salesforce(url: str, fragment: str) -> None:
@@ -180,9 +180,10 @@ def test_secrets_stay_out_of_repr_and_describe() -> None:
     assert "SECRET" not in str(creds.describe())
 
 
-def test_state_key_is_shared_by_connections_with_the_same_identity() -> None:
+def test_state_key_belongs_to_the_connection_not_to_its_public_fields() -> None:
+    """Copying a connection's public fields (org, user, consumer key, login URL) never reaches its token."""
     a = credentials_from_connection_fields("a", {"org_id": ORG15, "user_id": USER15}, "k", None, SETTINGS)
-    b = credentials_from_connection_fields("b", {"org_id": ORG18.lower(), "user_id": USER18}, "k", "x", SETTINGS)
-    c = credentials_from_connection_fields("c", {"org_id": ORG15, "user_id": USER15}, "k2", None, SETTINGS)
-    assert a.state_key == b.state_key != c.state_key
+    copy = credentials_from_connection_fields("b", {"org_id": ORG15, "user_id": USER15}, "k", None, SETTINGS)
+    assert a.state_key != copy.state_key
+    assert a.app_fingerprint == copy.app_fingerprint  # the same app: sharing on purpose is possible
     assert "token" in a.state_key  # Airflow masks Variables whose key names a token

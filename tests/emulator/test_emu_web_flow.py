@@ -8,7 +8,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
-from airflow_provider_sf360.core.oauth_client import signature_is_valid
+from airflow_provider_sf360.core.answers import signature_is_valid
 from airflow_provider_sf360.testing import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,

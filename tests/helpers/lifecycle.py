@@ -8,10 +8,14 @@ from typing import Any
 
 from airflow_provider_sf360.core.retry import RetryPolicy
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
+from airflow_provider_sf360.service.actions import SF360Actions
 from airflow_provider_sf360.testing import SalesforceEmulator
 from tests.helpers.connections import ConnFactory
 
-__all__ = ["FAST_RETRY", "ConnFactory", "delete_sf360_variables", "expire_cached_token", "hook_for", "set_up_web_flow"]
+__all__ = [
+    "FAST_RETRY", "ConnFactory", "actions_for", "delete_sf360_variables", "expire_cached_token", "hook_for",
+    "set_up_web_flow",
+]
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
@@ -30,14 +34,21 @@ def hook_for(conn_id: str, **kwargs: Any) -> SF360Hook:
     return SF360Hook(conn_id, retry=FAST_RETRY, **kwargs)
 
 
-def set_up_web_flow(emulator: SalesforceEmulator, hook: SF360Hook, username: str | None = None) -> Any:
+def actions_for(conn_id: str, **kwargs: Any) -> SF360Actions:
+    """The audited actions of a connection, over a hook with fast retries."""
+    return SF360Actions(conn_id, hook=hook_for(conn_id, **kwargs))
+
+
+def set_up_web_flow(emulator: SalesforceEmulator, target: SF360Actions | SF360Hook, username: str | None = None) -> Any:
     """Both halves of the web server flow, the emulator playing the person who clicks Allow."""
-    url = hook.authorization_url()
-    return hook.complete_authorization(emulator.authorize_headless(url, username=username))
+    actions = target if isinstance(target, SF360Actions) else SF360Actions(target.sf360_conn_id, hook=target)
+    url = actions.start_authorization()
+    return actions.complete_authorization(emulator.authorize_headless(url, username=username))
 
 
-def expire_cached_token(emulator: SalesforceEmulator, hook: SF360Hook) -> None:
+def expire_cached_token(emulator: SalesforceEmulator, target: SF360Actions | SF360Hook) -> None:
     """Move both clocks past the access token's end: Salesforce's (emulator) and ours (stored expiry)."""
+    hook = target.hook if isinstance(target, SF360Actions) else target
     state = hook.lifecycle.store.load()
     assert state is not None
     emulator.advance_clock(state.expires_at - state.issued_at + 1)

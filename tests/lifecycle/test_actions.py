@@ -15,13 +15,13 @@ from airflow_provider_sf360.exceptions import (
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, actions_for, hook_for, set_up_web_flow
 
 
 @pytest.mark.parametrize("flow", ["jwt_bearer", "client_credentials"])
 def test_machine_flows_set_up_and_test_access(emulator: SalesforceEmulator, make_connection: ConnFactory,
                                               flow: str) -> None:
-    hook = hook_for(make_connection(flow))
+    hook = actions_for(make_connection(flow))
     result = hook.setup()
     assert result.ok and result.status == "active"
     assert result.details["token"]["org_id"] == world.DEFAULT_ORG_ID
@@ -33,7 +33,7 @@ def test_machine_flows_set_up_and_test_access(emulator: SalesforceEmulator, make
 
 
 def test_web_server_flow_with_pkce(emulator: SalesforceEmulator, make_connection: ConnFactory) -> None:
-    hook = hook_for(make_connection("authorization_code"))
+    hook = actions_for(make_connection("authorization_code"))
     started = hook.setup()
     assert not started.ok and started.status == "authorization_required"
     url = started.details["authorize_url"]

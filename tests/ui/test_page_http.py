@@ -134,7 +134,7 @@ def test_state_of_another_user_is_refused(
     api_server: ApiServer, make_connection: ConnFactory, emu: SalesforceEmulator
 ) -> None:
     make_connection("sf360_http_other")
-    from airflow_provider_sf360.plugins.oauth_state import make_state
+    from airflow_provider_sf360.service.oauth_state import make_state
     from tests.helpers.api_server import API_SECRET_KEY
 
     forged = make_state("sf360_http_other", "someone-else", key=API_SECRET_KEY.encode())

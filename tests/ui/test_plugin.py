@@ -20,7 +20,7 @@ def test_import_is_cheap_and_app_is_built_lazily() -> None:
     code = (
         "import sys\n"
         "import airflow_provider_sf360.plugins.sf360_ui as m\n"
-        "heavy = [n for n in ('fastapi', 'airflow_provider_sf360.plugins.routes', 'airflow_provider_sf360.hooks',"
+        "heavy = [n for n in ('fastapi', 'airflow_provider_sf360.plugins.app', 'airflow_provider_sf360.hooks',"
         " 'simple_salesforce', 'requests_oauthlib') if n in sys.modules]\n"
         "assert not heavy, heavy\n"
         "apps = m.SF360Plugin().fastapi_apps\n"
@@ -34,7 +34,7 @@ def test_import_is_cheap_and_app_is_built_lazily() -> None:
 def test_oauth_state_is_signed_bound_and_expiring() -> None:
     import pytest
 
-    from airflow_provider_sf360.plugins.oauth_state import InvalidStateError, make_state, read_state
+    from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 
     key = b"k" * 32
     state = make_state("conn_a", "alice", key=key)
@@ -53,7 +53,7 @@ def test_oauth_state_is_signed_bound_and_expiring() -> None:
 def test_csrf_token_is_bound_to_user_session_and_time() -> None:
     import time as clock
 
-    from airflow_provider_sf360.plugins import oauth_state
+    from airflow_provider_sf360.service import oauth_state
 
     key = b"k" * 32
     token = oauth_state.csrf_token("1", "jwt-of-session-a", key=key)
@@ -71,7 +71,7 @@ def test_csrf_token_is_bound_to_user_session_and_time() -> None:
 
 
 def test_templates_autoescape() -> None:
-    from airflow_provider_sf360.plugins.routes import templates
+    from airflow_provider_sf360.plugins.web import templates
 
     html = templates.get_template("error.html").render(
         title="<b>x</b>", static="/s", message="<script>alert(1)</script>", link_url="/", link_label="back"
