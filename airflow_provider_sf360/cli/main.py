@@ -218,6 +218,30 @@ def _actions_even_if_invalid(conn_id: str) -> SF360Actions:
     return SF360Actions(conn_id, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check a connection before and around a grant; each problem with the Setup page that fixes it."""
+    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
+    from airflow_provider_sf360.service.diagnose import diagnose
+    from airflow_provider_sf360.store.connections import read_connection
+
+    read_connection(args.conn_id)  # AirflowNotFoundException: exit 2
+    certificate = None
+    if args.cert:
+        try:
+            with open(args.cert, encoding="ascii") as handle:
+                certificate = handle.read(64 * 1024)
+        except (OSError, UnicodeDecodeError) as error:
+            raise CliError(f"Cannot read the certificate {args.cert}: {error}", EXIT_USAGE) from None
+    result = diagnose(args.conn_id, certificate_pem=certificate, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
+    lines = [f"{args.conn_id}: {'no problem found' if result.ok else 'problems found'}"]
+    for check in result.checks:
+        lines.append(f"  {check.verdict.value.upper():4} {check.name}: {check.message}")
+        if check.fix and check.verdict.value in ("fail", "warn"):
+            lines.append(f"       fix: {check.fix}")
+    _emit(args, result.to_dict(), "\n".join(lines))
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
 def cmd_share(args: argparse.Namespace) -> int:
     """Let TARGET use the OAuth token of SOURCE (same org, user and app)."""
     _actions(args.target)
@@ -326,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delete.add_argument("--keep-secrets", action="store_true", help="keep the connection's own secret fields")
     delete.set_defaults(func=cmd_delete)
+    doctor = sub.add_parser("doctor", parents=[common], help="check a connection and say what to fix where")
+    doctor.add_argument("conn_id", metavar="CONN_ID")
+    doctor.add_argument("--cert", metavar="FILE", help="jwt_bearer: the certificate uploaded to the app, to compare")
+    doctor.set_defaults(func=cmd_doctor)
     share = sub.add_parser("share", parents=[common], help="let TARGET use the OAuth token of SOURCE")
     share.add_argument("source", metavar="SOURCE", help="the connection whose token is shared")
     share.add_argument("target", metavar="TARGET", help="a connection naming the same org, user and app")

@@ -188,6 +188,21 @@ class SalesforceOAuthClient:
         )
         return url, verifier
 
+    # ---------------------------------------------------------------- diagnosis probes (no secret is sent)
+    def probe(self, path: str, params: dict[str, str] | None = None) -> tuple[int, str | None, str]:
+        """GET a path of the login host once, following no redirect: HTTP status, ``Date`` header, body start.
+
+        :param path: e.g. ``/.well-known/openid-configuration``.
+        :param params: query parameters (never a secret).
+        :raises SalesforceUnreachableError: no answer.
+        """
+        url = self._trusted(f"{self.credentials.login_url}{path}", "login host")
+        try:
+            response = self.http.get(url, params=params, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise SalesforceUnreachableError(f"{type(exc).__name__} reaching {self.credentials.login_url}") from None
+        return response.status_code, response.headers.get("Date"), response.text[:4000]
+
     # ---------------------------------------------------------------- identity, introspection, revocation
     def check_identity(self, token: TokenResponse) -> tuple[str, str]:
         """The token's (org, user), or raise :class:`IdentityMismatchError` when they are not the connection's.

@@ -347,6 +347,7 @@ class TokenMinter:
             set_up_for=self.credentials.conn_id if previous is None else previous.set_up_for,
             refresh_used_at=now if self.holds_refresh_token else 0.0,
             app=self.credentials.app_fingerprint,
+            scope=response.scope or (previous.scope if previous else ""),
             shared_with=previous.shared_with if previous else (),
             rotated_at=now if rotated else (previous.rotated_at if previous else 0.0),
         )

@@ -108,6 +108,7 @@ class TokenState:
     app: str | None = None
     # Connections an admin allowed to use this connection's token (each a link Variable, see TokenLink).
     shared_with: tuple[str, ...] = ()
+    scope: str = ""  # the scopes Salesforce granted (space-separated)
 
     def seconds_left(self, now: float | None = None) -> float:
         return self.expires_at - (time.time() if now is None else now)
@@ -180,6 +181,7 @@ class TokenState:
             "rotated_at": self.rotated_at,
             "last_failure": self.last_failure,
             "last_failure_at": self.last_failure_at,
+            "scope": self.scope,
         }
 
 

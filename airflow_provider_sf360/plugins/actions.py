@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_sf360.core.credentials import AuthFlow
 from airflow_provider_sf360.core.errors import SF360Error
-from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 from airflow_provider_sf360.plugins.web import (
     BULK_TEST_CONCURRENCY,
     Outcome,
@@ -35,12 +34,14 @@ from airflow_provider_sf360.plugins.web import (
     wants_json,
 )
 from airflow_provider_sf360.service.actions import SF360Actions
+from airflow_provider_sf360.service.diagnose import diagnose
 from airflow_provider_sf360.service.fleet import fleet_status, prune
+from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 from airflow_provider_sf360.store.connections import connection_exists, team_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-ACTIONS = ("setup", "reset", "test", "delete")
+ACTIONS = ("setup", "reset", "test", "delete", "diagnose")
 _test_limiter: anyio.CapacityLimiter | None = None
 
 
@@ -103,6 +104,8 @@ async def action(
         raise HTTPException(404, "Unknown action")
     check_csrf(request, user, csrf_token)
     await run_in_threadpool(authorize, user, connection_id)
+    if action == "diagnose":
+        return await _diagnose(request, connection_id, user)
     run = partial(_run, lambda: _dispatch(request, connection_id, action, confirm, user))
     if action == "test":
         outcome = await anyio.to_thread.run_sync(run, limiter=_limiter())
@@ -120,6 +123,21 @@ async def action(
             "error": row.error if row else None, "last_test": row.status.get("last_test") if row else None,
         })
     return back_to_page(request, str(user.get_id()), outcome)
+
+
+async def _diagnose(request: Request, conn_id: str, user: Any) -> Response:
+    """Diagnose: every check with its verdict (JSON for the page's script, a summary flash otherwise)."""
+    if not await run_in_threadpool(connection_exists, conn_id):
+        raise HTTPException(404, f"There is no sf360 connection {conn_id!r}.")
+    result = await anyio.to_thread.run_sync(
+        partial(diagnose, conn_id, page_callback=callback_url(request), audit=audit_of(user)), limiter=_limiter()
+    )
+    problems = [f"{c.name}: {c.message}" + (f" Fix: {c.fix}" if c.fix else "") for c in result.checks
+                if c.verdict.value in ("fail", "warn")]
+    summary = (f"Diagnosis of {conn_id!r}: " + ("no problem found." if not problems else " | ".join(problems)))
+    if wants_json(request):
+        return JSONResponse({**result.to_dict(), "message": summary})
+    return back_to_page(request, str(user.get_id()), (result.ok, summary))
 
 
 # ------------------------------------------------------------------ the OAuth callback of Set up

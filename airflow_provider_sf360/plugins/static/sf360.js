@@ -190,6 +190,30 @@
       .then(function () { button.classList.remove("busy"); });
   });
 
+  // Diagnose: the checks as a list under the flash (each failing or doubtful one with where to fix it).
+  function showDiagnosis(data) {
+    flash(!!data.ok, data.ok ? "Diagnosis: no problem found." : "Diagnosis: problems found.");
+    var list = document.createElement("ul");
+    list.className = "diagnosis";
+    list.setAttribute("data-testid", "diagnosis");
+    (data.checks || []).forEach(function (check) {
+      var item = document.createElement("li");
+      item.className = "v-" + check.verdict;
+      item.textContent = check.verdict.toUpperCase() + " " + check.name + ": " + check.message +
+        (check.fix && check.verdict !== "ok" ? " Fix: " + check.fix : "");
+      list.appendChild(item);
+    });
+    document.getElementById("flash-slot").firstChild.appendChild(list);
+  }
+  tbody.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".js-diagnose");
+    if (!button) return;
+    e.preventDefault();
+    button.classList.add("busy");
+    post(button.getAttribute("formaction")).then(showDiagnosis, function (error) { flash(false, String(error.message || error)); })
+      .then(function () { button.classList.remove("busy"); });
+  });
+
   // ------------------------------------------------------------------ inside Airflow's iframe
   // Airflow 3.3 frames plugin pages with sandbox="allow-scripts allow-same-origin allow-forms allow-downloads":
   // no popups, no top navigation. Salesforce refuses to be framed, so the sign-in goes to a new tab opened by
