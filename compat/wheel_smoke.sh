@@ -2,8 +2,8 @@
 # The built wheel on every Airflow release we claim (`make wheel-smoke`, `make compat`, CI).
 #
 # Usage: compat/wheel_smoke.sh WHEEL [AIRFLOW_VERSION ...]   (default versions: $AIRFLOW_VERSIONS or 3.3.0 3.3.2)
-# For each version: a clean venv in a temporary directory, `pip install apache-airflow==X WHEEL` (not editable;
-# pip's cache is reused), then compat/smoke.py run from that directory so that the checkout is not importable.
+# For each version: a clean venv in a temporary directory, `uv pip install apache-airflow==X WHEEL` (not editable;
+# uv's cache is reused), then compat/smoke.py run from that directory so that the checkout is not importable.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WHEEL="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
@@ -23,8 +23,8 @@ for version in "${VERSIONS[@]}"; do
   venv="$WORK/venv-$version"
   echo "== Airflow $version: clean venv $venv"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet "apache-airflow==$version" "$WHEEL"
+  "$venv/bin/python" -m pip install --quiet uv
+  "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "apache-airflow==$version" "$WHEEL"
   echo "installed in $(( $(date +%s) - start )) s"
   (cd "$WORK" && "$venv/bin/python" "$REPO/compat/smoke.py")
   echo "== Airflow $version: green in $(( $(date +%s) - start )) s"
