@@ -1,4 +1,5 @@
-"""The README's ``[sf360]`` option table and ``get_provider_info()["config"]`` list the same options and defaults."""
+"""docs/connection.md's ``[sf360]`` option table and ``get_provider_info()["config"]`` list the same options and
+defaults."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 
 from airflow_provider_sf360.get_provider_info import get_provider_info
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-TABLE_HEADING = "### Provider options"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "connection.md"
+TABLE_HEADING = "## Provider options"
 EMPTY_DEFAULT = "empty"
 
 
-def readme_option_defaults(text: str) -> dict[str, str]:
+def documented_option_defaults(text: str) -> dict[str, str]:
     """``{option: default}`` from the table under TABLE_HEADING; a row may name several options (`a` / `b`)."""
     lines = text.split(TABLE_HEADING, 1)[1].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|"))
@@ -29,14 +30,14 @@ def readme_option_defaults(text: str) -> dict[str, str]:
     return defaults
 
 
-def test_readme_lists_every_option_with_its_default() -> None:
+def test_the_documentation_lists_every_option_with_its_default() -> None:
     options = get_provider_info()["config"]["sf360"]["options"]
     declared = {name: str(option["default"] or "") for name, option in options.items()}
-    documented = readme_option_defaults(README.read_text())
+    documented = documented_option_defaults(DOC.read_text())
     missing, extra = sorted(set(declared) - set(documented)), sorted(set(documented) - set(declared))
-    assert not missing and not extra, f"README's [sf360] table lacks {missing}; lists unknown options {extra}"
+    assert not missing and not extra, f"docs/connection.md's [sf360] table lacks {missing}; lists unknown options {extra}"
     wrong = {name: (documented[name], declared[name]) for name in declared if documented[name] != declared[name]}
-    assert not wrong, f"README default != get_provider_info() default: {wrong}"
+    assert not wrong, f"documented default != get_provider_info() default: {wrong}"
 
 
 def test_the_table_parser_reads_combined_rows() -> None:
@@ -47,4 +48,4 @@ def test_the_table_parser_reads_combined_rows() -> None:
 | `a` | empty | x |
 | `b` / `c` | `0.5` / `8` | y |
 """
-    assert readme_option_defaults(table) == {"a": "", "b": "0.5", "c": "8"}
+    assert documented_option_defaults(table) == {"a": "", "b": "0.5", "c": "8"}
