@@ -18,7 +18,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     EmulatorBrowserError,
 )
-from airflow_provider_sf360.testing.oauth import s256
+from airflow_provider_sf360.testing.client_auth import s256
 
 from .sf360_emu_helpers import CALLBACK, post_token, query_of
 
