@@ -162,3 +162,23 @@ def test_reset_restores_world(emu) -> None:
     assert emu.request_counts() == {} and emu.request_log() == [] and emu.reuse_detections == 0
     # The injected faults are gone too: the next request is answered normally.
     assert requests.get(f"{emu.my_domain_url(DEFAULT_ORG_ID)}/services/data/", timeout=10).status_code == 200
+
+
+def _server_clock(response: requests.Response) -> float:
+    from email.utils import parsedate_to_datetime
+
+    return parsedate_to_datetime(response.headers["Date"]).timestamp()
+
+
+def test_every_answer_has_a_date_on_the_emulator_clock(emu, instance) -> None:
+    versions = instance + "/services/data/"
+    assert abs(_server_clock(requests.get(versions, timeout=10)) - time.time()) < 5
+    emu.advance_clock(3600)
+    # advance_clock shows as clock skew, on successes, OAuth errors, REST errors and injected faults alike.
+    answers = [requests.get(versions, timeout=10), _cc(emu.login_url),
+               requests.get(instance + "/services/data/v59.0/limits", timeout=10)]
+    emu.inject_fault(endpoint="token", kind="503")
+    answers.append(_cc(instance))
+    assert [r.status_code for r in answers] == [200, 400, 401, 503]
+    for r in answers:
+        assert abs(_server_clock(r) - (time.time() + 3600)) < 5
