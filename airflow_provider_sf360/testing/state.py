@@ -257,11 +257,14 @@ class World:
         }
 
     def family_has_approval(self, user_id: str, app_key: str) -> bool:
-        """JWT approval (section 2.3): admin pre-approval or an earlier flow that issued a refresh token."""
+        """JWT approval (section 2.3): admin pre-approval, or an earlier flow that issued a refresh token whose
+        grant carried at least one standard scope besides ``refresh_token``/``offline_access``."""
         if (user_id, app_key) in self.preapproved:
             return True
         return any(
-            f.active and f.user_id == user_id and f.app_key == app_key for f in self.families.values()
+            f.active and f.user_id == user_id and f.app_key == app_key
+            and set(f.scope.split()) - {"refresh_token", "offline_access"}
+            for f in self.families.values()
         )
 
     def refresh_expired(self, app: AppConfig, fam: Family) -> bool:

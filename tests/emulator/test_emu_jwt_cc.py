@@ -137,9 +137,12 @@ def test_jwt_user_not_approved_then_approved(emu, token_url) -> None:
 
 
 def test_jwt_approval_through_earlier_refresh_token(emu, web_login, token_url) -> None:
+    assertion = _assertion(emu, sub=DEFAULT_SECOND_USERNAME)
+    # salesforce.md section 2.3: the original grant must carry a standard scope besides refresh_token.
+    web_login(username=DEFAULT_SECOND_USERNAME, scope="refresh_token offline_access")
+    assert _jwt_error(token_url, assertion)[1]["error_description"] == "user hasn't approved this consumer"
     web_login(username=DEFAULT_SECOND_USERNAME)
-    assert post_token(token_url, grant_type=GRANT,
-                      assertion=_assertion(emu, sub=DEFAULT_SECOND_USERNAME)).status_code == 200
+    assert post_token(token_url, grant_type=GRANT, assertion=assertion).status_code == 200
 
 
 def test_simple_salesforce_warns_on_unapproved(emu) -> None:
