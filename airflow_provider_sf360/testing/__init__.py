@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         DEFAULT_MY_DOMAIN,
         DEFAULT_ORG_ID,
         DEFAULT_SANDBOX_MY_DOMAIN,
+        DEFAULT_SANDBOX_ONLY_USER_ID,
+        DEFAULT_SANDBOX_ONLY_USERNAME,
         DEFAULT_SANDBOX_ORG_ID,
         DEFAULT_SANDBOX_USER_ID,
         DEFAULT_SANDBOX_USERNAME,
@@ -33,14 +35,14 @@ if TYPE_CHECKING:
         UserConfig,
     )
     from airflow_provider_sf360.testing.emulator import SalesforceEmulator
-    from airflow_provider_sf360.testing.state import SandboxRefresh
+    from airflow_provider_sf360.testing.records import SandboxRefresh
 
 _LAZY = {
     "SalesforceEmulator": "emulator",
     "EmulatorClient": "client",
     "EmulatorControlError": "client",
     "EmulatorBrowserError": "browser",
-    "SandboxRefresh": "state",
+    "SandboxRefresh": "records",
     "EmulatorConfig": "config",
     "AppConfig": "config",
     "OrgConfig": "config",
@@ -49,7 +51,8 @@ _LAZY = {
 _CONFIG_CONSTANTS = (
     "DEFAULT_ORG_ID", "DEFAULT_MY_DOMAIN", "DEFAULT_USER_ID", "DEFAULT_USERNAME", "DEFAULT_SECOND_USER_ID",
     "DEFAULT_SECOND_USERNAME", "DEFAULT_SANDBOX_ORG_ID", "DEFAULT_SANDBOX_MY_DOMAIN", "DEFAULT_SANDBOX_USER_ID",
-    "DEFAULT_SANDBOX_USERNAME", "DEFAULT_CONSUMER_KEY", "DEFAULT_CONSUMER_SECRET", "DEFAULT_CALLBACK_URLS",
+    "DEFAULT_SANDBOX_USERNAME", "DEFAULT_SANDBOX_ONLY_USER_ID", "DEFAULT_SANDBOX_ONLY_USERNAME",
+    "DEFAULT_CONSUMER_KEY", "DEFAULT_CONSUMER_SECRET", "DEFAULT_CALLBACK_URLS",
     "DEFAULT_SESSION_TIMEOUT",
 )
 _LAZY.update(dict.fromkeys(_CONFIG_CONSTANTS, "config"))
@@ -61,6 +64,8 @@ __all__ = [
     "DEFAULT_MY_DOMAIN",
     "DEFAULT_ORG_ID",
     "DEFAULT_SANDBOX_MY_DOMAIN",
+    "DEFAULT_SANDBOX_ONLY_USERNAME",
+    "DEFAULT_SANDBOX_ONLY_USER_ID",
     "DEFAULT_SANDBOX_ORG_ID",
     "DEFAULT_SANDBOX_USERNAME",
     "DEFAULT_SANDBOX_USER_ID",

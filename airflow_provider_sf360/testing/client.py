@@ -53,8 +53,16 @@ class EmulatorClient:
     def activate_user(self, user_id: str) -> None:
         self._call("activate_user", user_id=user_id)
 
+    def restrict_login(self, user_id: str, reason: str = "login_ip_ranges") -> None:
+        """Keep a user out (``login_ip_ranges`` or ``login_hours``); see ``SalesforceEmulator.restrict_login``."""
+        self._call("restrict_login", user_id=user_id, reason=reason)
+
+    def lift_login_restriction(self, user_id: str) -> None:
+        """Undo :meth:`restrict_login`."""
+        self._call("lift_login_restriction", user_id=user_id)
+
     def refresh_sandbox(self, org_id: str) -> dict[str, Any]:
-        """``{"old_org_id", "new_org_id", "user_ids": {old: new}}``."""
+        """``{"old_org_id", "new_org_id", "kept_user_ids": [...], "removed_user_ids": [...]}``."""
         return dict(self._call("refresh_sandbox", org_id=org_id))
 
     def request_counts(self) -> dict[str, int]:

@@ -8,6 +8,7 @@ section 6 (refresh token rotation) and section 7 (session timeout, refresh token
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,35 +30,63 @@ DEFAULT_SANDBOX_ORG_ID = "00D5e000000SbXyEAK"
 DEFAULT_SANDBOX_MY_DOMAIN = "acme--uat"
 DEFAULT_SANDBOX_USER_ID = "0055e000002UaTzAAK"
 DEFAULT_SANDBOX_USERNAME = "integration@acme.example.uat"
+#: A user that exists only in the sandbox (not copied from production): gone after a sandbox refresh.
+DEFAULT_SANDBOX_ONLY_USER_ID = "0055e000002UaUaAAK"
+DEFAULT_SANDBOX_ONLY_USERNAME = "tester@acme.example.uat"
 #: The default connected app.
 DEFAULT_CONSUMER_KEY = "3MVG9sf360EmulatorDefaultConsumerKey"
 DEFAULT_CONSUMER_SECRET = "sf360-emulator-secret"
 DEFAULT_CALLBACK_URLS = ("http://localhost:1717/OauthRedirect", "https://127.0.0.1/sf360/callback")
 DEFAULT_SCOPES = ("api", "refresh_token", "offline_access", "id", "openid", "profile", "email", "web")
 DEFAULT_SESSION_TIMEOUT = 7200
+#: The API version the emulated instances serve (``/services/data/vXX.X``, identity ``urls``).
+API_VERSION = "62.0"
 
 #: Refresh token policies of a connected app (salesforce.md section 7, "Refresh-token policy").
 REFRESH_TOKEN_POLICIES = ("valid_until_revoked", "immediately_expire", "expire_after", "expire_if_unused")
 #: ``jwt_certificate`` value meaning "the certificate of the key the emulator generates at start".
 GENERATED_CERTIFICATE = "generated"
+#: A connected app's "IP Relaxation" policy (help xcloud.connected_app_continuous_ip.htm, "Connected App IP
+#: Relaxation and Continuous IP Enforcement"): ``enforce`` (the default: the user's profile IP ranges apply),
+#: ``relax_for_refresh_tokens`` (they apply at login, not when a refresh token is redeemed), ``relax`` (they do
+#: not apply to this app). The JWT bearer flow always enforces them (same help page).
+IP_RELAXATION_POLICIES = ("enforce", "relax_for_refresh_tokens", "relax")
 
 
 @dataclass
 class OrgConfig:
-    """An org: Org ID, My Domain name and whether it is a sandbox (salesforce.md sections 1 and 12)."""
+    """An org: Org ID, My Domain name and whether it is a sandbox (salesforce.md sections 1 and 12).
+
+    ``experience_site_urls``: the org's Experience Cloud site URLs (``https://<name>.my.site.com`` or a custom
+    URL), accepted as the JWT ``aud`` for the org's users (salesforce.md section 2.3).
+    ``enforce_login_ip_ranges_on_every_request``: the org's Session Setting "Enforce login IP ranges on every
+    request" (help xcloud.connected_app_continuous_ip.htm): a user outside the profile's Login IP Ranges then
+    also loses the sessions already issued (REST, Bulk, userinfo, identity answer as for a dead session).
+    """
 
     org_id: str
     my_domain: str
     is_sandbox: bool = False
     name: str = "Acme"
+    experience_site_urls: list[str] = field(default_factory=list)
+    enforce_login_ip_ranges_on_every_request: bool = False
 
     def __post_init__(self) -> None:
         self.org_id = canonical_id(self.org_id)
+        self.experience_site_urls = [url.rstrip("/") for url in self.experience_site_urls]
+        for url in self.experience_site_urls:
+            if not url.startswith("https://"):
+                raise ValueError(f"Experience Cloud site URL {url!r} must start with https://")
 
 
 @dataclass
 class UserConfig:
-    """A user of one org (salesforce.md section 12: User ID; section 5: deactivated users fail)."""
+    """A user of one org (salesforce.md section 12: User ID; section 5: deactivated users fail).
+
+    ``copied_from_production``: for a sandbox user, whether the user came with the sandbox copy of
+    production (keeps the User ID when the sandbox is refreshed) or was created in the sandbox (gone after a
+    refresh). Ignored for production users.
+    """
 
     user_id: str
     org_id: str
@@ -65,6 +94,7 @@ class UserConfig:
     active: bool = True
     name: str = "Integration User"
     email: str = ""
+    copied_from_production: bool = True
 
     def __post_init__(self) -> None:
         self.user_id = canonical_id(self.user_id)
@@ -79,9 +109,14 @@ class AppConfig:
 
     ``jwt_certificate``: ``"generated"`` (the emulator's key, see ``jwt_private_key_pem``), a PEM
     certificate, or ``""`` for no uploaded certificate. ``refresh_token_ttl`` (seconds) is used by the
-    ``expire_after`` and ``expire_if_unused`` policies. ``require_secret`` is "Require Secret for Web
-    Server Flow / Refresh Token Flow" (section 2.2). ``run_as_username`` is the client-credentials
+    ``expire_after`` and ``expire_if_unused`` policies. ``require_secret_for_web_server_flow`` and
+    ``require_secret_for_refresh_token_flow`` are the two settings of an External Client App ("Require secret
+    for Web Server Flow", "Require secret for Refresh Token Flow", salesforce.md sections 2.2 and 6); the
+    old single ``require_secret=`` still works and sets both. ``run_as_username`` is the client-credentials
     run-as user (section 2.4); ``preapproved_usernames`` are admin-approved users for JWT (section 2.3).
+    ``ip_relaxation``: one of :data:`IP_RELAXATION_POLICIES`. ``refresh_token_ip_allowlist``: the app's
+    refresh-token IP allowlist (CIDR ranges, packaging guide secure_code_ac_eca.htm, salesforce.md section 6);
+    empty = no allowlist. The emulator's callers are 127.0.0.1, so a list without it refuses every refresh.
     """
 
     consumer_key: str
@@ -89,7 +124,8 @@ class AppConfig:
     callback_urls: list[str] = field(default_factory=list)
     rotation: bool = False
     pkce_required: bool = True
-    require_secret: bool = True
+    require_secret_for_web_server_flow: bool = True
+    require_secret_for_refresh_token_flow: bool = True
     session_timeout: int = DEFAULT_SESSION_TIMEOUT
     refresh_token_policy: str = "valid_until_revoked"
     refresh_token_ttl: int = 0
@@ -98,12 +134,24 @@ class AppConfig:
     run_as_username: str = ""
     preapproved_usernames: list[str] = field(default_factory=list)
     name: str = "sf360 Emulator App"
+    ip_relaxation: str = "enforce"
+    refresh_token_ip_allowlist: list[str] = field(default_factory=list)
+    #: Backwards compatibility: ``require_secret=X`` sets both per-flow settings, then reads back as ``None``.
+    require_secret: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.require_secret is not None:
+            self.require_secret_for_web_server_flow = bool(self.require_secret)
+            self.require_secret_for_refresh_token_flow = bool(self.require_secret)
+            self.require_secret = None
         if self.refresh_token_policy not in REFRESH_TOKEN_POLICIES:
             raise ValueError(
                 f"refresh_token_policy {self.refresh_token_policy!r} is not one of {REFRESH_TOKEN_POLICIES}"
             )
+        if self.ip_relaxation not in IP_RELAXATION_POLICIES:
+            raise ValueError(f"ip_relaxation {self.ip_relaxation!r} is not one of {IP_RELAXATION_POLICIES}")
+        for cidr in self.refresh_token_ip_allowlist:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError for a malformed range
 
 
 @dataclass
@@ -133,6 +181,10 @@ class EmulatorConfig:
                 UserConfig(DEFAULT_SECOND_USER_ID, DEFAULT_ORG_ID, DEFAULT_SECOND_USERNAME, name="Admin User"),
                 UserConfig(
                     DEFAULT_SANDBOX_USER_ID, DEFAULT_SANDBOX_ORG_ID, DEFAULT_SANDBOX_USERNAME, name="UAT Integration"
+                ),
+                UserConfig(
+                    DEFAULT_SANDBOX_ONLY_USER_ID, DEFAULT_SANDBOX_ORG_ID, DEFAULT_SANDBOX_ONLY_USERNAME,
+                    name="UAT Tester", copied_from_production=False,
                 ),
             ],
             apps=[

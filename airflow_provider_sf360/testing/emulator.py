@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.core.ids import canonical_id
-from airflow_provider_sf360.testing import bulk, certs, control, oauth, rest
+from airflow_provider_sf360.testing import bulk, certs, control, identity, rest, token_info
+from airflow_provider_sf360.testing.authorize import authorize
 from airflow_provider_sf360.testing.config import AppConfig, EmulatorConfig
 from airflow_provider_sf360.testing.faults import ENDPOINTS as FAULT_ENDPOINTS
 from airflow_provider_sf360.testing.faults import PROCESSED_FIRST, FaultBook, fault_response
 from airflow_provider_sf360.testing.messages import Request, Response, json_response, rest_error
+from airflow_provider_sf360.testing.records import Host, SandboxRefresh
 from airflow_provider_sf360.testing.server import HostServer
-from airflow_provider_sf360.testing.state import Host, SandboxRefresh, World
+from airflow_provider_sf360.testing.state import World
+from airflow_provider_sf360.testing.token_endpoint import grant_name, token
 
 if TYPE_CHECKING:
     import requests
@@ -94,7 +97,7 @@ class SalesforceEmulator:
         try:
             for i, host in enumerate(hosts):
                 port = self.port_base + i if self.port_base else 0
-                self._servers[host.key] = HostServer(self, host, port, ctx)
+                self._servers[host.key] = HostServer(self.dispatch, world.now, host, port, ctx)
         except OSError:
             self._close_servers()
             raise
@@ -203,7 +206,7 @@ class SalesforceEmulator:
             if req.host.kind != "login":
                 return rest_error(404, "NOT_FOUND", "The requested resource does not exist")
             return control.handle(self, req)
-        grant = oauth.grant_name(req) if endpoint == "token" else ""
+        grant = grant_name(req) if endpoint == "token" else ""
         resp: Response | None = None
         fault = self.faults.take(endpoint) if endpoint in FAULT_ENDPOINTS else None
         if fault is not None and fault.kind in PROCESSED_FIRST:
@@ -233,9 +236,9 @@ class SalesforceEmulator:
     def _route(self, endpoint: str, req: Request) -> Response:
         world = self.world
         handlers = {
-            "authorize": oauth.authorize, "token": oauth.token, "revoke": oauth.revoke,
-            "introspect": oauth.introspect, "userinfo": oauth.userinfo, "identity": oauth.identity,
-            "jwks": oauth.jwks, "discovery": oauth.discovery, "rest": rest.handle, "bulk": bulk.handle,
+            "authorize": authorize, "token": token, "revoke": token_info.revoke,
+            "introspect": token_info.introspect, "userinfo": identity.userinfo, "identity": identity.identity,
+            "jwks": identity.jwks, "discovery": identity.discovery, "rest": rest.handle, "bulk": bulk.handle,
         }
         handler = handlers.get(endpoint)
         if handler is None:
@@ -273,8 +276,30 @@ class SalesforceEmulator:
         with self.world.lock:
             self.world.set_user_active(user_id, True)
 
+    def restrict_login(self, user_id: str, reason: str = "login_ip_ranges") -> None:
+        """Admin keeps a user out: the token endpoint answers ``invalid_grant`` / ``ip restricted or invalid login
+        hours`` for the user's grants; nothing is revoked (salesforce.md section 5; see ``login_policy``).
+
+        :param user_id: the user.
+        :param reason: ``login_ip_ranges`` (the profile's Login IP Ranges) or ``login_hours``.
+        """
+        with self.world.lock:
+            self.world.restrict_login(user_id, reason)
+
+    def lift_login_restriction(self, user_id: str) -> None:
+        """Undo :meth:`restrict_login`: the same refresh token works again.
+
+        :param user_id: the user.
+        """
+        with self.world.lock:
+            self.world.lift_login_restriction(user_id)
+
     def refresh_sandbox(self, org_id: str) -> SandboxRefresh:
-        """Refresh a sandbox: new Org ID and User IDs, old tokens dead (salesforce.md section 12)."""
+        """Refresh a sandbox: new Org ID, copied users keep their IDs, sandbox-only users are gone, every old token
+        dies (salesforce.md section 12).
+
+        :param org_id: the sandbox's current Org ID.
+        """
         with self.world.lock:
             return self.world.refresh_sandbox(org_id)
 
@@ -389,9 +414,28 @@ class SalesforceEmulator:
 
         ``login.salesforce.com`` → ``login_url``, ``test.salesforce.com`` → ``test_url``,
         ``<MyDomain>.my.salesforce.com`` and ``<name>.sandbox.my.salesforce.com`` → that My Domain
-        host. Lets simple-salesforce's JWT/client-credentials logins (which build
-        ``https://{domain}.salesforce.com`` URLs) run unchanged; see docs/emulator.md.
+        host, an org's Experience Cloud site host (``experience_site_urls``) → that org's My Domain host. Lets
+        simple-salesforce's JWT/client-credentials logins (which build ``https://{domain}.salesforce.com`` URLs)
+        run unchanged; see docs/emulator.md.
         """
         from airflow_provider_sf360.testing.routing import routing_session
 
-        return routing_session(self)
+        return routing_session(self.base_url_for_hostname, self.ca_bundle)
+
+    def base_url_for_hostname(self, hostname: str) -> str | None:
+        """The emulator host standing for a real Salesforce host name, or None.
+
+        :param hostname: e.g. ``login.salesforce.com``, ``acme.my.salesforce.com``,
+            ``acme--uat.sandbox.my.salesforce.com`` or an Experience Cloud site's host name.
+        """
+        if hostname == "login.salesforce.com":
+            return self.login_url
+        if hostname == "test.salesforce.com":
+            return self.test_url
+        with self.world.lock:
+            org = self.world.org_by_site_hostname(hostname)
+            for suffix in (".sandbox.my.salesforce.com", ".my.salesforce.com"):
+                if org is None and hostname.endswith(suffix):
+                    # Enhanced sandbox domains: <MyDomain>--<Sandbox>.sandbox.my.salesforce.com
+                    org = self.world.org_by_domain(hostname[: -len(suffix)])
+        return self.my_domain_url_by_name(org.my_domain) if org is not None else None

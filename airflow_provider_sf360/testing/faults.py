@@ -8,9 +8,11 @@ except Bulk), ``bulk`` (``/services/data/vXX.X/jobs/...``), or ``any``.
 ``delay_after`` and ``drop_after`` process the request first (a refresh token is consumed and rotated) and then
 answer late or not at all: a client that gave up, or lost the answer, cannot tell what happened.
 
-The error bodies of injected 5xx/429 faults are emulator choices: salesforce.md does not document
-Salesforce outage bodies. 429 uses ``rate_limit_exceeded`` (listed in section 5 "older docs") for
-OAuth endpoints and ``REQUEST_LIMIT_EXCEEDED`` for REST/Bulk, both with ``Retry-After: 1``.
+The error bodies of injected 5xx faults are emulator choices: salesforce.md does not document
+Salesforce outage bodies. 429 uses ``rate_limit_exceeded`` / ``number of logins exceeded`` for OAuth
+endpoints (section 5 "older docs"; Salesforce's OAuth error list, help remoteaccess_oauth_user_agent_flow:
+"rate_limit_exceeded - Number of logins exceeded"; the status 429 is an emulator choice) and
+``REQUEST_LIMIT_EXCEEDED`` for REST/Bulk, both with ``Retry-After: 1``.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def fault_response(fault: Fault, endpoint: str) -> Response | None:
     headers = {"Retry-After": "1"} if status == 429 else {}
     if oauth:
         error = {"429": "rate_limit_exceeded", "500": "unknown_error", "503": "unknown_error"}[fault.kind]
-        desc = {"429": "rate limit exceeded", "500": "retry your request", "503": "retry your request"}
+        desc = {"429": "number of logins exceeded", "500": "retry your request", "503": "retry your request"}
         return json_response(status, {"error": error, "error_description": desc[fault.kind]}, headers)
     code = {"429": "REQUEST_LIMIT_EXCEEDED", "500": "UNKNOWN_EXCEPTION", "503": "SERVER_UNAVAILABLE"}[fault.kind]
     message = {

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from airflow_provider_sf360.testing.state import Host
+from airflow_provider_sf360.testing.records import Host
 
 
 @dataclass
 class Request:
-    """A parsed HTTP request. ``headers`` keys are lower-case."""
+    """A parsed HTTP request. ``headers`` keys are lower-case; ``client_ip`` is the caller's address."""
 
     method: str
     path: str
@@ -22,6 +22,7 @@ class Request:
     body: bytes
     host: Host
     base_url: str
+    client_ip: str = "127.0.0.1"
 
     def form(self) -> dict[str, str]:
         """Form fields of an ``application/x-www-form-urlencoded`` body (salesforce.md section 2)."""

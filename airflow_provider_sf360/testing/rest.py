@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 from airflow_provider_sf360.testing import soql
+from airflow_provider_sf360.testing.config import API_VERSION
 from airflow_provider_sf360.testing.messages import (
     Request,
     Response,
@@ -21,7 +22,6 @@ from airflow_provider_sf360.testing.messages import (
     json_response,
     rest_error,
 )
-from airflow_provider_sf360.testing.oauth import API_VERSION
 from airflow_provider_sf360.testing.state import AccessToken, World, random_id
 
 #: Key prefixes (salesforce.md section 8 lists 001, 003, 006, 00Q, 005, 00D; the rest are the usual ones).
@@ -68,8 +68,8 @@ def canonical_type(sobject: str) -> str | None:
 
 
 def authenticate(world: World, req: Request) -> AccessToken | None:
-    """A live token of the org whose My Domain host received the request (section 5)."""
-    tok = world.access_token_alive(req.bearer())
+    """A live session of the org whose My Domain host received the request (section 5)."""
+    tok = world.session_alive(req.bearer())
     if tok is None or req.host.kind != "mydomain" or not world.host_serves_org(req.host, tok.org_id):
         return None
     world.api_requests[tok.org_id] = world.api_requests.get(tok.org_id, 0) + 1

@@ -8,20 +8,23 @@ loopback address each host is its own port.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_sf360.testing.messages import Request, Response
-from airflow_provider_sf360.testing.state import Host
-
-if TYPE_CHECKING:
-    from airflow_provider_sf360.testing.emulator import SalesforceEmulator
+from airflow_provider_sf360.testing.records import Host
 
 MAX_BODY = 200 * 1024 * 1024
+#: Answers one request (the emulator's ``dispatch``).
+Dispatch = Callable[[Request], Response]
+#: The emulated Salesforce's clock, epoch seconds (``World.now``: wall clock plus ``advance_clock``).
+Clock = Callable[[], float]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,6 +41,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines may carry codes or tokens; see ``request_log()`` instead."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header of every answer (RFC 9110 section 6.6.1: an origin server with a clock sends one)
+        on the emulator's clock, so that ``advance_clock`` shows as clock skew to a client that compares it."""
+        return email.utils.formatdate(self.server.clock() if timestamp is None else timestamp, usegmt=True)
 
     def do_GET(self) -> None:
         self._handle()
@@ -71,8 +79,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             host=self.server.host,
             base_url=self.server.base_url,
+            client_ip=str(self.client_address[0]),
         )
-        resp = self.server.emulator.dispatch(req)
+        resp = self.server.dispatch(req)
         self._send(resp)
 
     def _send(self, resp: Response) -> None:
@@ -95,14 +104,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HostServer(ThreadingHTTPServer):
-    """The server of one emulated host; tracks open connections so ``close`` ends them all."""
+    """The server of one emulated host; tracks open connections so ``close`` ends them all.
+
+    :param dispatch: answers each request.
+    :param clock: the time of the ``Date`` header.
+    :param host: the emulated host it serves.
+    :param port: 0 for any free port.
+    :param context: the TLS server context.
+    """
 
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, emulator: SalesforceEmulator, host: Host, port: int, context: ssl.SSLContext) -> None:
-        self.emulator = emulator
+    def __init__(self, dispatch: Dispatch, clock: Clock, host: Host, port: int, context: ssl.SSLContext) -> None:
+        self.dispatch = dispatch
+        self.clock = clock
         self.host = host
         self.context = context
         self._conns: set[socket.socket] = set()

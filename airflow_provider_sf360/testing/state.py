@@ -2,7 +2,8 @@
 
 One ``threading.RLock`` (``World.lock``) guards everything. Token rules cite ``salesforce.md``:
 section 6 (rotation, token families, reuse revokes the family), section 7 (five approvals per user
-per app, session timeout, refresh token policies), section 4 (revoke), section 12 (sandbox refresh).
+per app, session timeout, refresh token policies), section 4 (revoke), section 5 (login IP ranges and
+login hours), section 12 (sandbox refresh). The plain records live in :mod:`records`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import copy
 import hashlib
 import hmac
 import secrets
-import string
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_sf360.core.ids import canonical_id, to18
+from airflow_provider_sf360.core.ids import canonical_id
 from airflow_provider_sf360.testing.config import (
     GENERATED_CERTIFICATE,
     AppConfig,
@@ -27,99 +26,39 @@ from airflow_provider_sf360.testing.config import (
     OrgConfig,
     UserConfig,
 )
+from airflow_provider_sf360.testing.records import (
+    AccessToken,
+    AuthCode,
+    Family,
+    Host,
+    MintedToken,
+    OAuthError,
+    SandboxRefresh,
+    random_id,
+)
+
+__all__ = [
+    "CODE_LIFETIME_SECONDS", "LOGIN_RESTRICTION_REASONS", "MAX_APPROVALS", "AccessToken", "AuthCode", "Family",
+    "Host", "MintedToken", "OAuthError", "SandboxRefresh", "World", "hmac_signature", "random_id",
+]
 
 #: salesforce.md section 7: "5 approvals per user per app. After a fifth approval the oldest is revoked".
 MAX_APPROVALS = 5
 #: Authorization codes are single-use and short-lived (salesforce.md section 2.1, *secondary*); the
 #: Salesforce web server flow help page gives 15 minutes.
 CODE_LIFETIME_SECONDS = 15 * 60
-
-_B62 = string.ascii_letters + string.digits
-
-
-def random_id(prefix: str) -> str:
-    """A new random 18-character ID with a key prefix (salesforce.md section 8)."""
-    return to18(prefix + "".join(secrets.choice(_B62) for _ in range(15 - len(prefix))))
-
-
-class OAuthError(Exception):
-    """A token-endpoint style error: HTTP ``status`` with JSON ``{"error", "error_description"}``."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Host:
-    """One emulated host. ``kind``: ``login`` (production), ``test`` (sandbox) or ``mydomain``."""
-
-    kind: str
-    my_domain: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"mydomain:{self.my_domain}" if self.kind == "mydomain" else self.kind
-
-
-@dataclass
-class Family:
-    """One approval: a refresh token lineage (salesforce.md section 6 "token family")."""
-
-    family_id: str
-    app_key: str
-    user_id: str
-    org_id: str
-    scope: str
-    host_key: str
-    created: float
-    last_used: float
-    current_rt: str
-    active: bool = True
-
-
-@dataclass
-class AccessToken:
-    value: str
-    app_key: str
-    user_id: str
-    org_id: str
-    scope: str
-    issued: float
-    id_url: str
-    family_id: str = ""
-    active: bool = True
-
-
-@dataclass
-class AuthCode:
-    value: str
-    app_key: str
-    user_id: str
-    redirect_uri: str
-    challenge: str
-    scope: str
-    host_key: str
-    created: float
-    used: bool = False
-
-
-@dataclass
-class SandboxRefresh:
-    """Result of :meth:`World.refresh_sandbox`: the new Org ID and old → new User IDs (section 12)."""
-
-    old_org_id: str
-    new_org_id: str
-    user_ids: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"old_org_id": self.old_org_id, "new_org_id": self.new_org_id, "user_ids": dict(self.user_ids)}
+#: Why an admin keeps a user from signing in (salesforce.md section 5, "ip restricted or invalid login hours"):
+#: the profile's Login IP Ranges (the caller is outside them) or its Login Hours (now is outside them).
+LOGIN_RESTRICTION_REASONS = ("login_ip_ranges", "login_hours")
 
 
 def hmac_signature(secret: str, id_url: str, issued_at: str) -> str:
-    """salesforce.md section 3: Base64(HMAC-SHA256(client secret, id + issued_at))."""
+    """salesforce.md section 3: Base64(HMAC-SHA256(client secret, id + issued_at)).
+
+    :param secret: the consumer secret.
+    :param id_url: the identity URL of the answer (``id``).
+    :param issued_at: ``issued_at`` of the answer (epoch milliseconds as a string).
+    """
     mac = hmac.new(secret.encode(), (id_url + issued_at).encode(), hashlib.sha256).digest()
     return base64.b64encode(mac).decode()
 
@@ -142,7 +81,7 @@ class World:
 
     # ---------------------------------------------------------------- setup
     def reset(self) -> None:
-        """Back to the configured world: tokens, codes, approvals, records, counters cleared."""
+        """Back to the configured world: tokens, codes, approvals, records, restrictions, counters cleared."""
         with self.lock:
             self.orgs: dict[str, OrgConfig] = {o.org_id: copy.deepcopy(o) for o in self.config.orgs}
             self.users: dict[str, UserConfig] = {u.user_id: copy.deepcopy(u) for u in self.config.users}
@@ -157,6 +96,7 @@ class World:
             self.families: dict[str, Family] = {}
             self.refresh_tokens: dict[str, str] = {}  # RT value -> family id (current and rotated-out)
             self.access_tokens: dict[str, AccessToken] = {}
+            self.login_restrictions: dict[str, str] = {}  # user id -> reason (LOGIN_RESTRICTION_REASONS)
             self.records: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}  # org -> type -> id -> rec
             self.jobs: dict[str, dict[str, Any]] = {}
             self.query_cursors: dict[str, list[dict[str, Any]]] = {}
@@ -174,11 +114,19 @@ class World:
 
     # ---------------------------------------------------------------- lookups
     def user_by_username(self, username: str) -> UserConfig | None:
+        """The user with this username (case-insensitive, Salesforce usernames are global), if any."""
         name = username.strip().lower()
         return next((u for u in self.users.values() if u.username.lower() == name), None)
 
     def org_by_domain(self, my_domain: str) -> OrgConfig | None:
+        """The org whose My Domain name is ``my_domain``, if any."""
         return next((o for o in self.orgs.values() if o.my_domain == my_domain), None)
+
+    def org_by_site_hostname(self, hostname: str) -> OrgConfig | None:
+        """The org that has an Experience Cloud site on ``hostname``, if any."""
+        return next((o for o in self.orgs.values()
+                     if any(url.removeprefix("https://").split("/")[0] == hostname for url in o.experience_site_urls)),
+                    None)
 
     def host_serves_org(self, host: Host, org_id: str) -> bool:
         """salesforce.md section 1: production orgs log in at login, sandboxes at test, or at own My Domain."""
@@ -202,18 +150,22 @@ class World:
         )
 
     def app(self, key: str) -> AppConfig | None:
+        """The connected app with this consumer key, if any."""
         return self.apps.get(key)
 
     def app_certificate(self, app: AppConfig) -> str:
+        """The PEM certificate uploaded to the app for the JWT bearer flow ("" if none)."""
         return self.generated_cert_pem if app.jwt_certificate == GENERATED_CERTIFICATE else app.jwt_certificate
 
     def instance_url(self, org_id: str) -> str:
+        """The org's My Domain URL, which is its ``instance_url``."""
         return self.url_for(f"mydomain:{self.orgs[org_id].my_domain}")
 
     # ---------------------------------------------------------------- codes
     def new_code(
         self, app_key: str, user_id: str, redirect_uri: str, challenge: str, scope: str, host: Host
     ) -> str:
+        """Store and return a new authorization code (salesforce.md section 2.1)."""
         value = "aPrx" + secrets.token_urlsafe(48)
         self.secrets_seen.add(value)
         self.codes[value] = AuthCode(value, app_key, user_id, redirect_uri, challenge, scope, host.key, self.now())
@@ -223,43 +175,33 @@ class World:
     def issue(
         self, app: AppConfig, user: UserConfig, host: Host, scope: str, *, family: Family | None = None,
         new_family: bool = False,
-    ) -> dict[str, str]:
+    ) -> MintedToken:
         """Mint an access token (and a refresh token for a new family or a rotation).
 
-        Response fields and format: salesforce.md section 2.1/2.2 (no ``expires_in``; ``issued_at`` in
-        milliseconds as a string; ``signature`` per section 3; ``instance_url`` = My Domain URL).
+        The grant handlers shape the answer from it (:mod:`answer_shapes`). Values: salesforce.md sections
+        2.1/2.2 (``issued_at`` in milliseconds as a string; ``signature`` per section 3; ``instance_url`` = My
+        Domain URL; ``id`` on the host that issued the token).
         """
-        org_id = user.org_id
         issued = self.now()
         issued_at = str(int(issued * 1000))
-        id_url = f"{self.url_for(host.key)}/id/{org_id}/{user.user_id}"
-        access = f"{org_id[:15]}!AQ" + secrets.token_urlsafe(72).replace("-", ".").replace("_", "")
-        response: dict[str, str] = {"access_token": access}
+        id_url = f"{self.url_for(host.key)}/id/{user.org_id}/{user.user_id}"
+        access = f"{user.org_id[:15]}!AQ" + secrets.token_urlsafe(72).replace("-", ".").replace("_", "")
         self.secrets_seen.add(access)
-        family_id = family.family_id if family else ""
+        refresh_token = ""
         if new_family:
             family = self._new_family(app, user, host, scope)
-            family_id = family.family_id
-            response["refresh_token"] = family.current_rt
+            refresh_token = family.current_rt
         elif family is not None and app.rotation:
             # salesforce.md section 6: with rotation each refresh returns a new RT and invalidates the old.
             family.current_rt = self._new_rt(family.family_id)
             self.rotations += 1
-            response["refresh_token"] = family.current_rt
+            refresh_token = family.current_rt
+        family_id = family.family_id if family else ""
         self.access_tokens[access] = AccessToken(
-            access, app.consumer_key, user.user_id, org_id, scope, issued, id_url, family_id
+            access, app.consumer_key, user.user_id, user.org_id, scope, issued, id_url, family_id
         )
-        response.update(
-            {
-                "signature": hmac_signature(app.consumer_secret, id_url, issued_at),
-                "scope": scope,
-                "instance_url": self.instance_url(org_id),
-                "id": id_url,
-                "token_type": "Bearer",
-                "issued_at": issued_at,
-            }
-        )
-        return response
+        return MintedToken(access, refresh_token, scope, self.instance_url(user.org_id), id_url, issued_at,
+                           hmac_signature(app.consumer_secret, id_url, issued_at))
 
     def _new_rt(self, family_id: str) -> str:
         value = "5Aep861" + secrets.token_urlsafe(64).replace("-", ".").replace("_", "")
@@ -315,15 +257,18 @@ class World:
         }
 
     def family_has_approval(self, user_id: str, app_key: str) -> bool:
-        """JWT approval (section 2.3): admin pre-approval or an earlier flow that issued a refresh token."""
+        """JWT approval (section 2.3): admin pre-approval, or an earlier flow that issued a refresh token whose
+        grant carried at least one standard scope besides ``refresh_token``/``offline_access``."""
         if (user_id, app_key) in self.preapproved:
             return True
         return any(
-            f.active and f.user_id == user_id and f.app_key == app_key for f in self.families.values()
+            f.active and f.user_id == user_id and f.app_key == app_key
+            and set(f.scope.split()) - {"refresh_token", "offline_access"}
+            for f in self.families.values()
         )
 
     def refresh_expired(self, app: AppConfig, fam: Family) -> bool:
-        """Refresh token policy of the app (salesforce.md section 7)."""
+        """Refresh token policy of the app (salesforce.md section 7; idle: help xcloud.connected_app_limit_idle_ttl)."""
         now = self.now()
         policy, ttl = app.refresh_token_policy, app.refresh_token_ttl
         if policy == "immediately_expire":
@@ -346,7 +291,20 @@ class World:
             return None
         return tok
 
+    def session_alive(self, value: str) -> AccessToken | None:
+        """:meth:`access_token_alive`, and not cut off by the org's "Enforce login IP ranges on every request"
+        while the user is outside the profile's Login IP Ranges (help xcloud.connected_app_continuous_ip.htm;
+        salesforce.md section 5 lists IP-locked sessions among the causes of ``INVALID_SESSION_ID``)."""
+        tok = self.access_token_alive(value)
+        if tok is None:
+            return None
+        if (self.login_restrictions.get(tok.user_id) == "login_ip_ranges"
+                and self.orgs[tok.org_id].enforce_login_ip_ranges_on_every_request):
+            return None
+        return tok
+
     def access_token_exp(self, tok: AccessToken) -> int:
+        """When the access token's session times out (epoch seconds; introspection's ``exp``)."""
         app = self.apps.get(tok.app_key)
         return int(tok.issued + (app.session_timeout if app else 0))
 
@@ -366,42 +324,82 @@ class World:
         return n
 
     def set_user_active(self, user_id: str, active: bool) -> None:
-        uid = canonical_id(user_id)
-        if uid not in self.users:
+        """Admin (de)activates a user (section 5: a deactivated user's grants fail)."""
+        self._known_user(user_id).active = active
+
+    def restrict_login(self, user_id: str, reason: str = "login_ip_ranges") -> None:
+        """Admin keeps a user from signing in: outside the profile's Login IP Ranges, or its Login Hours.
+
+        The user's grants then answer ``invalid_grant`` / ``ip restricted or invalid login hours`` (salesforce.md
+        section 5); nothing is revoked and the same refresh token works once lifted. See :mod:`login_policy`.
+
+        :param user_id: the user (15 or 18 characters).
+        :param reason: one of :data:`LOGIN_RESTRICTION_REASONS`.
+        """
+        if reason not in LOGIN_RESTRICTION_REASONS:
+            raise ValueError(f"reason {reason!r} is not one of {LOGIN_RESTRICTION_REASONS}")
+        self.login_restrictions[self._known_user(user_id).user_id] = reason
+
+    def lift_login_restriction(self, user_id: str) -> None:
+        """Admin lifts :meth:`restrict_login` (widens the IP ranges or login hours).
+
+        :param user_id: the user (15 or 18 characters).
+        """
+        self.login_restrictions.pop(canonical_id(user_id), None)
+
+    def _known_user(self, user_id: str) -> UserConfig:
+        user = self.users.get(canonical_id(user_id))
+        if user is None:
             raise KeyError(f"unknown user {user_id}")
-        self.users[uid].active = active
+        return user
 
     def refresh_sandbox(self, org_id: str) -> SandboxRefresh:
-        """salesforce.md section 12: a refreshed sandbox gets a new Org ID and User IDs; old tokens die."""
+        """Refresh a sandbox (salesforce.md section 12).
+
+        The Org ID changes; users copied from production keep their User IDs; sandbox-only users are gone (their
+        username no longer signs in, their ID is unknown); every token, code, family and JWT approval of the old
+        org dies; the old org's records are gone.
+
+        :param org_id: the sandbox's current Org ID.
+        """
         oid = canonical_id(org_id)
         org = self.orgs.get(oid)
         if org is None or not org.is_sandbox:
             raise ValueError(f"{org_id} is not a sandbox org of this emulator")
-        new_oid = random_id("00D")
-        result = SandboxRefresh(oid, new_oid)
+        result = SandboxRefresh(oid, random_id("00D"))
         del self.orgs[oid]
-        org.org_id = new_oid
-        self.orgs[new_oid] = org
+        org.org_id = result.new_org_id
+        self.orgs[org.org_id] = org
         for uid in [u for u, user in self.users.items() if user.org_id == oid]:
-            user = self.users.pop(uid)
-            user.user_id, user.org_id = random_id("005"), new_oid
-            self.users[user.user_id] = user
-            result.user_ids[uid] = user.user_id
-        # The new users start without approvals: JWT fails after a sandbox refresh until the user is
-        # approved again (salesforce.md section 11, "Other reported problems", secondary).
-        self.preapproved = {p for p in self.preapproved if p[0] not in result.user_ids}
-        for fam in self.families.values():
-            if fam.org_id == oid:
-                self.revoke_family(fam, cause="sandbox_refresh")
-        for tok in self.access_tokens.values():
-            if tok.org_id == oid:
-                tok.active = False
-        self.codes = {k: c for k, c in self.codes.items() if c.user_id not in result.user_ids}
-        self.records.pop(oid, None)
+            if self.users[uid].copied_from_production:
+                self.users[uid].org_id = org.org_id
+                result.kept_user_ids.append(uid)
+            else:
+                del self.users[uid]
+                self.login_restrictions.pop(uid, None)
+                result.removed_user_ids.append(uid)
+        self._forget_org_grants(oid, {*result.kept_user_ids, *result.removed_user_ids})
         return result
 
+    def _forget_org_grants(self, org_id: str, user_ids: set[str]) -> None:
+        # The refreshed org's users start without approvals: JWT fails after a sandbox refresh until the user is
+        # approved again (salesforce.md section 11, "Other reported problems", secondary).
+        self.preapproved = {p for p in self.preapproved if p[0] not in user_ids}
+        for fam in self.families.values():
+            if fam.org_id == org_id:
+                self.revoke_family(fam, cause="sandbox_refresh")
+        for tok in self.access_tokens.values():
+            if tok.org_id == org_id:
+                tok.active = False
+        self.codes = {k: c for k, c in self.codes.items() if c.user_id not in user_ids}
+        self.records.pop(org_id, None)
+
     def set_app(self, consumer_key: str, **changes: Any) -> AppConfig:
-        """Change connected-app settings at run time (an admin editing the app)."""
+        """Change connected-app settings at run time (an admin editing the app).
+
+        :param consumer_key: the app.
+        :param changes: :class:`AppConfig` fields and values (``require_secret=`` sets both per-flow settings).
+        """
         app = self.apps.get(consumer_key)
         if app is None:
             raise KeyError(f"unknown consumer key {consumer_key}")
@@ -418,3 +416,4 @@ class World:
         if uid not in self.users or consumer_key not in self.apps:
             raise KeyError("unknown user or app")
         self.preapproved.add((uid, consumer_key))
+

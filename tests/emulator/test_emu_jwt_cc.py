@@ -13,6 +13,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_CONSUMER_KEY,
     DEFAULT_CONSUMER_SECRET,
     DEFAULT_ORG_ID,
+    DEFAULT_SANDBOX_ORG_ID,
     DEFAULT_SANDBOX_USER_ID,
     DEFAULT_SANDBOX_USERNAME,
     DEFAULT_SECOND_USER_ID,
@@ -45,16 +46,65 @@ def test_simple_salesforce_jwt_login(emu) -> None:
     assert emu.request_counts()["token:jwt_bearer"] == 1
 
 
-def test_handmade_jwt_ok_no_refresh_token(emu, token_url) -> None:
+def test_handmade_jwt_answer_has_exactly_the_documented_keys(emu, token_url) -> None:
     r = post_token(token_url, grant_type=GRANT, assertion=_assertion(emu))
     assert r.status_code == 200
-    body = r.json()
-    assert "refresh_token" not in body and "expires_in" not in body
+    # salesforce.md section 2.3 "Response shape": no issued_at, no signature, no refresh token, no expires_in.
+    assert list(r.json()) == ["access_token", "scope", "instance_url", "id", "token_type"]
+
+
+AUDIENCE_INVALID = (400, {"error": "invalid_grant", "error_description": "audience is invalid"})
 
 
 def test_jwt_wrong_audience(emu, token_url) -> None:
-    assert _jwt_error(token_url, _assertion(emu, aud="https://test.salesforce.com")) == (
-        400, {"error": "invalid_grant", "error_description": "audience is invalid"})
+    assert _jwt_error(token_url, _assertion(emu, aud="https://test.salesforce.com")) == AUDIENCE_INVALID
+
+
+@pytest.mark.parametrize("host", ["login", "my_domain"])
+def test_jwt_emulator_urls_are_no_audience(emu, host) -> None:
+    # omniphx/forrest#302: the My Domain URL as aud is refused; the emulator's own login URL stands for
+    # login.salesforce.com the host, not for its audience.
+    base = emu.login_url if host == "login" else emu.my_domain_url(DEFAULT_ORG_ID)
+    for aud in (emu.login_url, emu.my_domain_url(DEFAULT_ORG_ID), "https://acme.my.salesforce.com"):
+        assert _jwt_error(base + "/services/oauth2/token", _assertion(emu, aud=aud)) == AUDIENCE_INVALID
+
+
+def test_jwt_generic_audience_at_my_domain(emu) -> None:
+    # GovCloud/My Domain posts still sign aud = https://login.salesforce.com (simple-salesforce PR #711).
+    url = emu.my_domain_url(DEFAULT_ORG_ID) + "/services/oauth2/token"
+    r = post_token(url, grant_type=GRANT, assertion=_assertion(emu))
+    assert r.status_code == 200 and r.json()["id"].startswith(emu.my_domain_url(DEFAULT_ORG_ID) + "/id/")
+
+
+def test_jwt_sandbox_audience_at_sandbox_my_domain(emu) -> None:
+    emu.approve(DEFAULT_SANDBOX_USER_ID, DEFAULT_CONSUMER_KEY)
+    url = emu.my_domain_url(DEFAULT_SANDBOX_ORG_ID) + "/services/oauth2/token"
+    ok = _assertion(emu, sub=DEFAULT_SANDBOX_USERNAME, aud="https://test.salesforce.com")
+    assert post_token(url, grant_type=GRANT, assertion=ok).status_code == 200
+    wrong = _assertion(emu, sub=DEFAULT_SANDBOX_USERNAME, aud="https://login.salesforce.com")
+    assert _jwt_error(url, wrong) == AUDIENCE_INVALID
+
+
+def test_jwt_experience_cloud_site_audience(emu) -> None:
+    site = "https://acme.my.site.com"
+    with emu.world.lock:
+        emu.world.orgs[DEFAULT_ORG_ID].experience_site_urls = [site]
+    assertion = _assertion(emu, aud=site)
+    my_domain = emu.my_domain_url(DEFAULT_ORG_ID) + "/services/oauth2/token"
+    assert post_token(my_domain, grant_type=GRANT, assertion=assertion).status_code == 200
+    # Another org's host, or the generic login host, does not take the site as audience.
+    assert _jwt_error(emu.login_url + "/services/oauth2/token", assertion) == AUDIENCE_INVALID
+    # requests_session() routes the site's host name to the org's My Domain host.
+    r = emu.requests_session().post(site + "/services/oauth2/token", data={"grant_type": GRANT,
+                                                                           "assertion": assertion}, timeout=10)
+    assert r.status_code == 200
+
+
+def test_experience_site_urls_must_be_https() -> None:
+    from airflow_provider_sf360.testing import OrgConfig
+
+    with pytest.raises(ValueError, match="https"):
+        OrgConfig("00D5e000000AbCdEAK", "acme", experience_site_urls=["http://acme.my.site.com"])
 
 
 def test_jwt_expired(emu, token_url) -> None:
@@ -87,9 +137,12 @@ def test_jwt_user_not_approved_then_approved(emu, token_url) -> None:
 
 
 def test_jwt_approval_through_earlier_refresh_token(emu, web_login, token_url) -> None:
+    assertion = _assertion(emu, sub=DEFAULT_SECOND_USERNAME)
+    # salesforce.md section 2.3: the original grant must carry a standard scope besides refresh_token.
+    web_login(username=DEFAULT_SECOND_USERNAME, scope="refresh_token offline_access")
+    assert _jwt_error(token_url, assertion)[1]["error_description"] == "user hasn't approved this consumer"
     web_login(username=DEFAULT_SECOND_USERNAME)
-    assert post_token(token_url, grant_type=GRANT,
-                      assertion=_assertion(emu, sub=DEFAULT_SECOND_USERNAME)).status_code == 200
+    assert post_token(token_url, grant_type=GRANT, assertion=assertion).status_code == 200
 
 
 def test_simple_salesforce_warns_on_unapproved(emu) -> None:
@@ -112,6 +165,13 @@ def test_jwt_deactivated_user(emu, token_url) -> None:
 
     emu.deactivate_user(DEFAULT_USER_ID)
     assert _jwt_error(token_url, _assertion(emu))[1]["error_description"] == "authentication failure"
+
+
+def test_client_credentials_answer_has_exactly_the_documented_keys(emu, instance) -> None:
+    r = post_token(instance + "/services/oauth2/token", grant_type="client_credentials",
+                   client_id=DEFAULT_CONSUMER_KEY, client_secret=DEFAULT_CONSUMER_SECRET)
+    # salesforce.md section 2.4: no refresh token (simple-salesforce PR #662), no expires_in.
+    assert list(r.json()) == ["access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"]
 
 
 def test_simple_salesforce_client_credentials(emu) -> None:

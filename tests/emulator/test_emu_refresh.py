@@ -22,8 +22,8 @@ EXPIRED = {"error": "invalid_grant", "error_description": "expired access/refres
 
 
 def _refresh(url: str, rt: str, **extra: str) -> requests.Response:
-    return post_token(url, grant_type="refresh_token", refresh_token=rt, client_id=DEFAULT_CONSUMER_KEY,
-                      client_secret=DEFAULT_CONSUMER_SECRET, **extra)
+    fields = {"client_secret": DEFAULT_CONSUMER_SECRET, **extra}
+    return post_token(url, grant_type="refresh_token", refresh_token=rt, client_id=DEFAULT_CONSUMER_KEY, **fields)
 
 
 def _oauthlib_refresh(url: str, token: dict) -> dict:
@@ -65,15 +65,33 @@ def test_scope_on_refresh_is_rejected(web_login, token_url) -> None:
     assert _refresh(token_url, tok["refresh_token"], scope="api").json()["error"] == "invalid_request"
 
 
+BAD_CLIENT = {"error": "invalid_client", "error_description": "invalid client credentials"}
+
+
+def _refresh_without_secret(url: str, rt: str) -> requests.Response:
+    return post_token(url, grant_type="refresh_token", refresh_token=rt, client_id=DEFAULT_CONSUMER_KEY)
+
+
 def test_refresh_secret_rules(emu, web_login, token_url) -> None:
     tok = web_login()
-    r = post_token(token_url, grant_type="refresh_token", refresh_token=tok["refresh_token"],
-                   client_id=DEFAULT_CONSUMER_KEY)
-    assert r.json() == {"error": "invalid_client", "error_description": "invalid client credentials"}
-    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret=False)
-    r = post_token(token_url, grant_type="refresh_token", refresh_token=tok["refresh_token"],
-                   client_id=DEFAULT_CONSUMER_KEY)
-    assert r.status_code == 200
+    r = _refresh_without_secret(token_url, tok["refresh_token"])
+    assert (r.status_code, r.json()) == (400, BAD_CLIENT)
+    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret=False)  # the old single switch sets both settings
+    app = emu.world.apps[DEFAULT_CONSUMER_KEY]
+    assert not app.require_secret_for_web_server_flow and not app.require_secret_for_refresh_token_flow
+    assert _refresh_without_secret(token_url, tok["refresh_token"]).status_code == 200
+    # A wrong secret fails even where none is required.
+    assert _refresh(token_url, tok["refresh_token"], client_secret="wrong").json() == BAD_CLIENT
+
+
+def test_require_secret_is_per_flow(emu, web_login, token_url) -> None:
+    tok = web_login()
+    # External Client Apps: "Require secret for Refresh Token Flow" off, "... for Web Server Flow" on.
+    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret_for_refresh_token_flow=False)
+    assert _refresh_without_secret(token_url, tok["refresh_token"]).status_code == 200
+    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret_for_refresh_token_flow=True,
+                require_secret_for_web_server_flow=False)
+    assert _refresh_without_secret(token_url, tok["refresh_token"]).json() == BAD_CLIENT
 
 
 def test_refresh_at_my_domain_but_not_at_other_host(emu, web_login, instance) -> None:
@@ -128,6 +146,11 @@ def test_policy_expire_after(emu, web_login, token_url) -> None:
     assert _refresh(token_url, tok["refresh_token"]).json() == EXPIRED
 
 
+def _last_used(emu, refresh_token: str) -> float:
+    with emu.world.lock:
+        return emu.world.families[emu.world.refresh_tokens[refresh_token]].last_used
+
+
 def test_policy_expire_if_unused(emu, web_login, token_url) -> None:
     emu.set_app(DEFAULT_CONSUMER_KEY, refresh_token_policy="expire_if_unused", refresh_token_ttl=100)
     tok = web_login()
@@ -137,6 +160,53 @@ def test_policy_expire_if_unused(emu, web_login, token_url) -> None:
     assert _refresh(token_url, tok["refresh_token"]).status_code == 200
     emu.advance_clock(101)
     assert _refresh(token_url, tok["refresh_token"]).json() == EXPIRED
+
+
+def test_every_redemption_moves_the_idle_clock(emu, web_login, token_url, instance) -> None:
+    """salesforce.md section 7 "expire if unused for N" (help xcloud.connected_app_limit_idle_ttl.htm)."""
+    emu.set_app(DEFAULT_CONSUMER_KEY, refresh_token_policy="expire_if_unused", refresh_token_ttl=100)
+    tok = web_login()
+    previous = _last_used(emu, tok["refresh_token"])
+    for host in (token_url, instance + "/services/oauth2/token", token_url):
+        emu.advance_clock(60)
+        assert _refresh(host, tok["refresh_token"]).status_code == 200
+        now = _last_used(emu, tok["refresh_token"])
+        assert now >= previous + 60
+        previous = now
+    # Using the access token is no redemption: the idle clock does not move.
+    emu.advance_clock(60)
+    fresh = _refresh(token_url, tok["refresh_token"]).json()
+    emu.advance_clock(60)
+    headers = {"Authorization": "Bearer " + fresh["access_token"]}
+    assert requests.get(instance + "/services/data/v59.0/limits", headers=headers, timeout=10).status_code == 200
+    emu.advance_clock(41)
+    assert _refresh(token_url, tok["refresh_token"]).json() == EXPIRED
+    r = requests.post(emu.login_url + "/services/oauth2/introspect", timeout=10,
+                      data={"token": tok["refresh_token"], "client_id": DEFAULT_CONSUMER_KEY,
+                            "client_secret": DEFAULT_CONSUMER_SECRET})
+    assert r.json() == {"active": False}
+
+
+def test_idle_rotated_token_expires_too(emu, web_login, token_url) -> None:
+    emu.set_app(DEFAULT_CONSUMER_KEY, refresh_token_policy="expire_if_unused", refresh_token_ttl=100,
+                rotation=True)
+    tok = web_login()
+    emu.advance_clock(90)
+    rotated = _refresh(token_url, tok["refresh_token"]).json()["refresh_token"]
+    emu.advance_clock(90)
+    rotated = _refresh(token_url, rotated).json()["refresh_token"]
+    emu.advance_clock(101)
+    assert _refresh(token_url, rotated).json() == EXPIRED
+    assert emu.reuse_detections == 0
+
+
+def test_refresh_answer_keys(emu, web_login, token_url) -> None:
+    tok = web_login(scope="api refresh_token openid")
+    plain = ["access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"]
+    # No id_token on refresh even with openid (the help page's example), no refresh_token without rotation.
+    assert list(_refresh(token_url, tok["refresh_token"]).json()) == plain
+    emu.set_app(DEFAULT_CONSUMER_KEY, rotation=True)
+    assert list(_refresh(token_url, tok["refresh_token"]).json()) == ["access_token", "refresh_token", *plain[1:]]
 
 
 def test_access_token_expires_after_session_timeout(emu, web_login, instance) -> None:

@@ -18,7 +18,7 @@ from airflow_provider_sf360.testing import (
     DEFAULT_USER_ID,
     EmulatorBrowserError,
 )
-from airflow_provider_sf360.testing.oauth import s256
+from airflow_provider_sf360.testing.client_auth import s256
 
 from .sf360_emu_helpers import CALLBACK, post_token, query_of
 
@@ -58,6 +58,22 @@ def test_raw_response_has_no_expires_in(emu) -> None:
 def test_no_refresh_token_without_scope(web_login) -> None:
     tok = web_login(scope="api id")
     assert "refresh_token" not in tok
+
+
+@pytest.mark.parametrize(
+    ("scope", "keys"),
+    [("api id", ["access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"]),
+     ("api refresh_token openid", ["access_token", "refresh_token", "signature", "scope", "id_token",
+                                   "instance_url", "id", "token_type", "issued_at"])],
+)
+def test_code_answer_has_exactly_the_documented_keys(emu, scope, keys) -> None:
+    oauth = OAuth2Session(DEFAULT_CONSUMER_KEY, redirect_uri=CALLBACK, scope=scope, pkce="S256")
+    url, _ = oauth.authorization_url(emu.login_url + "/services/oauth2/authorize")
+    code = query_of(emu.authorize_headless(url))["code"]
+    r = post_token(emu.login_url + "/services/oauth2/token", grant_type="authorization_code", code=code,
+                   client_id=DEFAULT_CONSUMER_KEY, client_secret=DEFAULT_CONSUMER_SECRET, redirect_uri=CALLBACK,
+                   code_verifier=oauth._code_verifier)
+    assert list(r.json()) == keys  # salesforce.md section 2.1
 
 
 def test_openid_scope_gives_id_token(emu, web_login) -> None:
@@ -108,6 +124,23 @@ def test_authorize_bad_client_or_callback_is_an_error_page(emu, client_id, redir
     r = requests.get(url, allow_redirects=False, timeout=10)
     assert r.status_code == 400 and "Location" not in r.headers
     assert f"error={error}" in r.text
+
+
+def test_authorize_scope_the_app_does_not_allow_is_an_error_page(emu) -> None:
+    # forcedotcom/mcp-hosted#1: RemoteAccessErrorPage ... error=invalid_scope&error_description=the requested
+    # scope is not allowed.
+    oauth = OAuth2Session(DEFAULT_CONSUMER_KEY, redirect_uri=CALLBACK, scope="api full", pkce="S256")
+    url, _ = oauth.authorization_url(emu.login_url + "/services/oauth2/authorize")
+    r = requests.get(url, allow_redirects=False, timeout=10)
+    assert r.status_code == 400 and "Location" not in r.headers
+    assert "error=invalid_scope" in r.text and "the requested scope is not allowed" in r.text
+
+
+def test_authorize_without_redirect_uri_is_an_error_page(emu) -> None:
+    oauth = OAuth2Session(DEFAULT_CONSUMER_KEY, pkce="S256")
+    url, _ = oauth.authorization_url(emu.login_url + "/services/oauth2/authorize")
+    r = requests.get(url, allow_redirects=False, timeout=10)
+    assert r.status_code == 400 and "error=redirect_uri_missing" in r.text
 
 
 def test_authorize_without_pkce_redirects_invalid_request(emu) -> None:
@@ -185,17 +218,33 @@ def test_pkce_missing_verifier_is_invalid_grant(emu) -> None:
     assert _err(r)[:2] == (400, "invalid_grant")
 
 
+def test_verifier_for_a_code_without_challenge(emu) -> None:
+    emu.set_app(DEFAULT_CONSUMER_KEY, pkce_required=False)
+    oauth = OAuth2Session(DEFAULT_CONSUMER_KEY, redirect_uri=CALLBACK)
+    url, _ = oauth.authorization_url(emu.login_url + "/services/oauth2/authorize")
+    code = query_of(emu.authorize_headless(url))["code"]
+    # forcedotcom/sfdx-core#166: "unexpected code verifier".
+    assert _err(_redeem(emu, code)) == (400, "invalid_request", "unexpected code verifier")
+    assert _redeem(emu, code, code_verifier="").status_code == 200
+
+
 def test_wrong_secret_is_invalid_client(emu) -> None:
     assert _err(_redeem(emu, _code(emu), client_secret="nope")) == (400, "invalid_client", "invalid client credentials")
 
 
 def test_missing_secret_for_confidential_app(emu) -> None:
-    assert _err(_redeem(emu, _code(emu), client_secret=""))[1] == "invalid_client"
+    # forcedotcom/SalesforceMobileSDK-Android#2468: "invalid_client:invalid client credentials" on the code
+    # exchange while "Require Secret for Web Server Flow" is on.
+    assert _err(_redeem(emu, _code(emu), client_secret="")) == (400, "invalid_client", "invalid client credentials")
 
 
 def test_public_client_needs_no_secret(emu) -> None:
-    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret=False)
+    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret_for_web_server_flow=False)
     assert _redeem(emu, _code(emu), client_secret="").status_code == 200
+    # Only the web server flow setting matters here.
+    emu.set_app(DEFAULT_CONSUMER_KEY, require_secret_for_web_server_flow=True,
+                require_secret_for_refresh_token_flow=False)
+    assert _err(_redeem(emu, _code(emu), client_secret=""))[1] == "invalid_client"
 
 
 def test_unknown_client_at_token(emu) -> None:
