@@ -149,7 +149,7 @@ class SalesforceOAuthClient:
     def _error(self, data: dict[str, Any], request: GrantRequest) -> SF360Error:
         error = error_for(
             short(str(data["error"]), 80), short(str(data.get("error_description") or ""), 300), request.grant,
-            is_sandbox=self.credentials.is_sandbox,
+            is_sandbox=self.credentials.is_sandbox, secret_sent=bool(request.form.get("client_secret")),
         )
         if isinstance(error, SalesforceUnreachableError):
             raise TransientFailureError(str(error))

@@ -57,7 +57,9 @@ class ErrorRule:
     """One row: the answers it matches, their meaning, and the one thing to do.
 
     ``description`` is a lower-case part of ``error_description`` ("" matches any); ``grants`` limits the row
-    to some grants (None: all); ``machine`` overrides the meaning for JWT bearer and client credentials.
+    to some grants (None: all); ``machine`` overrides the meaning for JWT bearer and client credentials;
+    ``without_secret`` limits it to requests that carried no client secret (Salesforce answers a missing secret
+    like a wrong one).
     """
 
     errors: tuple[str, ...]
@@ -68,19 +70,22 @@ class ErrorRule:
     source: str
     grants: frozenset[Grant] | None = None
     machine: Meaning | None = None
+    without_secret: bool = False  # only when the request carried no client secret
 
-    def matches(self, error: str, description: str, grant: Grant) -> bool:
+    def matches(self, error: str, description: str, grant: Grant, secret_sent: bool = True) -> bool:
         """Whether the answer ``error``/``description`` to ``grant`` is this row's."""
         return (
             error in self.errors
             and self.description in description.lower()
             and (self.grants is None or grant in self.grants)
+            and not (self.without_secret and secret_sent)
         )
 
     def meaning_for(self, grant: Grant) -> Meaning:
-        """The row's meaning for ``grant`` (machine grants have no token to lose)."""
-        if grant in MACHINE_GRANTS and self.machine is not None:
-            return self.machine
+        """The row's meaning for ``grant``: only a refresh grant has a stored token that can be dead; for the
+        others (machine grants, a code being exchanged) the same answer means an admin must act."""
+        if self.meaning is Meaning.DEAD and grant is not Grant.REFRESH_TOKEN:
+            return self.machine or Meaning.ADMIN
         return self.meaning
 
 
@@ -138,11 +143,10 @@ ERROR_TABLE: tuple[ErrorRule, ...] = (
         machine=Meaning.ADMIN,
     ),
     ErrorRule(
-        ("inactive_org",), "", Meaning.DEAD, "org_inactive",
-        "The Salesforce org is inactive (a trial ended, a sandbox was deleted or refreshed). Use an active org's "
-        "IDs and set up the OAuth token again.",
-        "salesforce.md 5 (older docs)",
-        machine=Meaning.ADMIN,
+        ("inactive_org",), "", Meaning.ADMIN, "org_inactive",
+        "The Salesforce org is locked, closed or suspended (a trial ended, a sandbox was deleted); the token is "
+        "kept and works again once the org is active. Otherwise use an active org's IDs.",
+        "salesforce.md 5 (older docs); tests/fixtures/salesforce_answers/errors.json",
     ),
     ErrorRule(
         ("invalid_grant",), "token validity expired", Meaning.ADMIN, "clock_skew",
@@ -192,11 +196,13 @@ ERROR_TABLE: tuple[ErrorRule, ...] = (
         grants=frozenset({Grant.REFRESH_TOKEN}),
     ),
     ErrorRule(
-        ("invalid_client", "invalid_client_credentials", "invalid_request"), "secret", Meaning.ADMIN,
-        "secret_required",
-        "Salesforce requires the Consumer Secret for this flow: enter it in the connection, or switch off "
-        f"{setup_pages.REQUIRE_SECRET_REFRESH} (for the web server flow: {setup_pages.REQUIRE_SECRET_WEB_SERVER}).",
-        "salesforce.md 2.2",
+        ("invalid_client",), "", Meaning.ADMIN, "secret_required",
+        "The app requires the Consumer Secret for this flow and the connection has none: enter it in the "
+        f"connection, or switch off {setup_pages.REQUIRE_SECRET_REFRESH} (for the web server flow: "
+        f"{setup_pages.REQUIRE_SECRET_WEB_SERVER}).",
+        "SalesforceMobileSDK-Android#2468, -iOS#3626/#3633 (a missing secret is answered like a wrong one)",
+        grants=frozenset({Grant.AUTHORIZATION_CODE, Grant.REFRESH_TOKEN}),
+        without_secret=True,
     ),
     ErrorRule(
         ("invalid_client_id", "invalid_client", "invalid_client_credentials"), "", Meaning.CLIENT, "client",
@@ -248,26 +254,30 @@ ERROR_TABLE: tuple[ErrorRule, ...] = (
 )
 
 
-def rule_for(error: str, description: str, grant: Grant) -> ErrorRule | None:
+def rule_for(error: str, description: str, grant: Grant, secret_sent: bool = True) -> ErrorRule | None:
     """The first table row matching the answer, or None when the table does not know it.
 
     :param error: the answer's ``error``.
     :param description: its ``error_description``.
     :param grant: the grant it answers.
+    :param secret_sent: whether the request carried a client secret.
     """
-    return next((rule for rule in ERROR_TABLE if rule.matches(error, description, grant)), None)
+    return next((rule for rule in ERROR_TABLE if rule.matches(error, description, grant, secret_sent)), None)
 
 
-def error_for(error: str, description: str, grant: Grant, *, is_sandbox: bool = False) -> SF360Error:
+def error_for(
+    error: str, description: str, grant: Grant, *, is_sandbox: bool = False, secret_sent: bool = True
+) -> SF360Error:
     """The provider error for a token endpoint error answer (``error_description`` quoted in the message).
 
     :param error: the answer's ``error`` (already shortened, control characters removed).
     :param description: its ``error_description`` (likewise).
     :param grant: the grant it answers.
     :param is_sandbox: the connection is a sandbox's (a dead token then names the sandbox refresh first).
+    :param secret_sent: whether the request carried a client secret.
     """
     said = f"Salesforce answered {error}: {description or 'no description'}."
-    rule = rule_for(error, description, grant)
+    rule = rule_for(error, description, grant, secret_sent)
     if rule is None:
         return SalesforceRequestError(f"{said} The stored token, if any, was kept.")
     meaning = rule.meaning_for(grant)
@@ -277,7 +287,7 @@ def error_for(error: str, description: str, grant: Grant, *, is_sandbox: bool = 
     if meaning is Meaning.ADMIN:
         if rule.case == "login_restricted":
             return LoginRestrictedError(message, rule.case)
-        if rule.meaning is Meaning.DEAD:  # a machine grant: nothing to revoke, nothing to set up again
+        if rule.meaning is Meaning.DEAD and grant in MACHINE_GRANTS:  # nothing to revoke, nothing to set up again
             message = f"{said} {_machine_advice(rule)}"
         return AdminActionRequiredError(message, rule.case)
     if meaning is Meaning.CLIENT:
@@ -292,6 +302,4 @@ def _machine_advice(rule: ErrorRule) -> str:
     if rule.case == "revoked":
         return ("The app's access for this user was revoked or its policy ended it; an admin restores it "
                 f"({setup_pages.PERMITTED_USERS}). No setup is needed afterwards.")
-    if rule.case == "org_inactive":
-        return "The Salesforce org is inactive; reactivate it or use an active org's IDs."
     return f"{_USER_INACTIVE}; no setup is needed afterwards."

@@ -35,7 +35,7 @@ def test_the_documentation_lists_every_option_with_its_default() -> None:
     declared = {name: str(option["default"] or "") for name, option in options.items()}
     documented = documented_option_defaults(DOC.read_text())
     missing, extra = sorted(set(declared) - set(documented)), sorted(set(documented) - set(declared))
-    assert not missing and not extra, f"docs/connection.md's [sf360] table lacks {missing}; lists unknown options {extra}"
+    assert not missing and not extra, f"docs/connection.md lacks {missing}; lists unknown options {extra}"
     wrong = {name: (documented[name], declared[name]) for name in declared if documented[name] != declared[name]}
     assert not wrong, f"documented default != get_provider_info() default: {wrong}"
 

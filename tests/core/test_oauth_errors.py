@@ -17,7 +17,7 @@ CASES = [
     ("invalid_grant", "expired access/refresh token", REFRESH, errors.TokenRevokedError, "Set up the OAuth token"),
     ("invalid_grant", "authentication failure", REFRESH, errors.TokenRevokedError, "deactivated"),
     ("inactive_user", "user is inactive", REFRESH, errors.TokenRevokedError, "deactivated"),
-    ("inactive_org", "org is inactive", REFRESH, errors.TokenRevokedError, "org is inactive"),
+    ("inactive_org", "org is locked, closed, or suspended", REFRESH, errors.AdminActionRequiredError, "kept"),
     ("invalid_client_id", "client identifier invalid", REFRESH, errors.TokenRevokedError, "consumer key"),
     ("invalid_grant", "ip restricted or invalid login hours", REFRESH, errors.LoginRestrictedError, "Login IP"),
     ("invalid_grant", "ip restricted", JWT, errors.LoginRestrictedError, "egress IP"),
@@ -33,7 +33,7 @@ CASES = [
     ("invalid_grant", "invalid authorization code", CODE, errors.SalesforceRequestError, "setup again"),
     ("invalid_client", "invalid client credentials", CC, errors.ClientRejectedError, "Consumer Key"),
     ("invalid_client_id", "client identifier invalid", JWT, errors.ClientRejectedError, "Consumer Key"),
-    ("invalid_client", "client secret required", REFRESH, errors.AdminActionRequiredError, "Require secret"),
+    ("invalid_client", "invalid client credentials", REFRESH, errors.ClientRejectedError, "Consumer Secret"),
     ("unsupported_grant_type", "grant type not supported", JWT, errors.AdminActionRequiredError, "Flow Enablement"),
     ("invalid_scope", "bad scope", CODE, errors.AdminActionRequiredError, "Selected OAuth Scopes"),
     ("invalid_request", "invalid code verifier", CODE, errors.AdminActionRequiredError, "PKCE"),
@@ -70,7 +70,7 @@ def test_machine_flows_are_never_marked_revoked(rule: object, grant: Grant) -> N
 
 def test_only_dead_answers_to_refresh_grants_drop_a_token() -> None:
     dead = {rule.case for rule in ERROR_TABLE if rule.meaning is Meaning.DEAD}
-    assert dead == {"revoked", "user_inactive", "org_inactive", "app_gone"}
+    assert dead == {"revoked", "user_inactive", "app_gone"}
     for rule in ERROR_TABLE:
         matched = rule_for(rule.errors[0], rule.description or "x", REFRESH)
         raised = error_for(rule.errors[0], rule.description or "x", REFRESH)
@@ -94,3 +94,13 @@ def test_setup_pages_name_the_external_client_app_first() -> None:
 def test_ip_restricted_is_not_read_as_a_revocation_by_any_rule() -> None:
     rule = rule_for("invalid_grant", "ip restricted or invalid login hours", REFRESH)
     assert rule is not None and rule.meaning is Meaning.ADMIN and rule.case == "login_restricted"
+
+
+@pytest.mark.parametrize("grant", [REFRESH, CODE])
+def test_a_missing_secret_where_the_app_requires_one_says_so(grant: Grant) -> None:
+    """Salesforce answers a missing secret like a wrong one; without a secret sent, it can only be 'required'."""
+    raised = error_for("invalid_client", "invalid client credentials", grant, secret_sent=False)
+    assert isinstance(raised, errors.AdminActionRequiredError) and raised.case == "secret_required"
+    assert "Require secret for Refresh Token Flow" in str(raised) and "Require secret for Web Server Flow" in str(raised)
+    wrong = error_for("invalid_client", "invalid client credentials", grant, secret_sent=True)
+    assert isinstance(wrong, errors.ClientRejectedError)
