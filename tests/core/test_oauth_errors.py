@@ -101,6 +101,7 @@ def test_a_missing_secret_where_the_app_requires_one_says_so(grant: Grant) -> No
     """Salesforce answers a missing secret like a wrong one; without a secret sent, it can only be 'required'."""
     raised = error_for("invalid_client", "invalid client credentials", grant, secret_sent=False)
     assert isinstance(raised, errors.AdminActionRequiredError) and raised.case == "secret_required"
-    assert "Require secret for Refresh Token Flow" in str(raised) and "Require secret for Web Server Flow" in str(raised)
+    message = str(raised)
+    assert "Require secret for Refresh Token Flow" in message and "Require secret for Web Server Flow" in message
     wrong = error_for("invalid_client", "invalid client credentials", grant, secret_sent=True)
     assert isinstance(wrong, errors.ClientRejectedError)
