@@ -132,12 +132,20 @@ class SF360Hook(BaseHook):
         )
 
     def _read_connection(self) -> Any:
-        """Through the Task SDK inside tasks; from the secrets backends and metadata DB elsewhere (UI, CLI)."""
+        """Through the Task SDK inside tasks; from the secrets backends and metadata DB elsewhere (UI, CLI).
+
+        Under ``[core] multi_team`` a team's connection is read with its team (the metadata DB knows it), as
+        Airflow's secrets backends find team connections only for their team.
+        """
         if running_in_task():
             return self.get_connection(self.sf360_conn_id)
+        from airflow.configuration import conf
         from airflow.models.connection import Connection
 
-        return Connection.get_connection_from_secrets(self.sf360_conn_id)
+        team_name = None
+        if conf.getboolean("core", "multi_team", fallback=False):
+            team_name = Connection.get_team_name(self.sf360_conn_id)
+        return Connection.get_connection_from_secrets(self.sf360_conn_id, team_name=team_name)
 
     @cached_property
     def oauth_client(self) -> SalesforceOAuthClient:

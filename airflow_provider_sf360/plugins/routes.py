@@ -12,13 +12,12 @@ All flow logic is the hook's; every action is written to Airflow's audit log (``
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_authenticated
@@ -26,10 +25,9 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_sf360.plugins import pages, renewal_api
+from airflow_provider_sf360.plugins import audit_api, pages, renewal_api
 from airflow_provider_sf360.plugins.oauth_state import (
     InvalidStateError,
     csrf_ok,
@@ -341,6 +339,11 @@ async def callback_slash(request: Request, user: GetUserDep) -> Response:
     return await _callback(request, user)
 
 
+def _connection_url(request: Request, route: str, connection_id: str, **params: str) -> str:
+    """The URL of a route about one connection, its id escaped as one path segment (``?``, ``#``, ``%``...)."""
+    return str(request.url_for(route, connection_id=quote(connection_id, safe=""), **params))
+
+
 @router.get(
     "/connections/{connection_id}/{action}/confirm", name="confirm", dependencies=authenticated,
     response_class=HTMLResponse,
@@ -355,7 +358,7 @@ def confirm(request: Request, connection_id: str, action: str, user: GetUserDep)
     html = _render(
         request, "confirm.html", f"{action.capitalize()} {connection_id}",
         action=action, conn_id=connection_id, shared_with=shared, csrf=_csrf(request, user),
-        post_url=str(request.url_for("action", connection_id=connection_id, action=action)),
+        post_url=_connection_url(request, "action", connection_id, action=action),
         back_url=_page_url(request),
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -364,7 +367,7 @@ def confirm(request: Request, connection_id: str, action: str, user: GetUserDep)
 @router.get("/connections/{connection_id}/delete", name="confirm_delete", dependencies=authenticated)
 def confirm_delete(request: Request, connection_id: str, user: GetUserDep) -> Response:
     """Old address of the Delete confirmation."""
-    return RedirectResponse(str(request.url_for("confirm", connection_id=connection_id, action="delete")), 303)
+    return RedirectResponse(_connection_url(request, "confirm", connection_id, action="delete"), 303)
 
 
 @router.post("/connections/{connection_id}/{action}", name="action", dependencies=authenticated)
@@ -433,52 +436,6 @@ async def prune(
     return _back_to_page(request, str(user.get_id()), outcome)
 
 
-# ------------------------------------------------------------------ the audit route for tasks
-class AuditEntry(BaseModel):
-    """One audit entry sent by a task, with its proof of holding one of the connection's secrets."""
-
-    event: str = Field(max_length=40)
-    conn_id: str = Field(max_length=250)
-    outcome: str = Field(max_length=20)
-    dag_id: str | None = Field(default=None, max_length=250)
-    task_id: str | None = Field(default=None, max_length=250)
-    run_id: str | None = Field(default=None, max_length=250)
-    message: str = Field(default="", max_length=audit.MAX_MESSAGE_CHARS)
-    timestamp: int
-    proof: str = Field(max_length=64)
-
-
-def _record_task_entry(entry: AuditEntry) -> int:
-    """403 unless the proof was made with the connection's secret; 200 once the row is written."""
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_provider_sf360.core.proof import proof_is_valid
-
-    if entry.event not in audit.EVENTS or entry.outcome not in audit.OUTCOMES:
-        return 422
-    with create_session() as session:
-        conn = session.scalars(select(Connection).where(Connection.conn_id == entry.conn_id)).one_or_none()
-        secret = audit.audit_secret(conn.password, conn.extra_dejson) if conn is not None else None
-    fields = entry.model_dump()
-    if secret is None or not proof_is_valid(
-        entry.proof, secret, purpose=audit.PROOF_PURPOSE, subject=audit.proof_subject(fields),
-        timestamp=entry.timestamp, now=time.time(),
-    ):
-        return 403
-    audit.write_log_row(fields, user=f"task:{entry.dag_id}.{entry.task_id}", source="task")
-    return 200
-
-
-@router.post("/api/audit", name="audit")
-async def record_task_audit(entry: AuditEntry) -> JSONResponse:
-    """Tasks write audit entries here (they may not use the ORM); authenticated by proof of possession."""
-    status = await run_in_threadpool(_record_task_entry, entry)
-    detail = {200: "recorded", 403: "proof refused", 422: "unknown event or outcome"}[status]
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
 # ------------------------------------------------------------------ app
 async def _http_error(request: Request, exc: Exception) -> Response:
     """401/403/404 as a short HTML page for browsers (with a sign-in link), JSON for other clients."""
@@ -538,6 +495,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_warm_up)
     app.include_router(router)
     app.include_router(renewal_api.router)  # issue 9: tasks renew refresh tokens here
+    app.include_router(audit_api.router)  # tasks write audit entries here
     app.mount("/static", StaticFiles(directory=PLUGIN_DIR / "static"), name="static")
     app.add_exception_handler(HTTPException, _http_error)
     app.middleware("http")(_security_headers)

@@ -438,6 +438,31 @@ def generate_jwt_key_pair(common_name: str, *, days: int = 730, bits: int = 2048
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _private_key_refusal(conn: Any, conn_id: str, replace: bool) -> str | None:
+    """Why a new private key may not go into ``conn`` (None: it may)."""
+    if conn is None or conn.conn_type != CONN_TYPE:
+        return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
+    if conn.extra_dejson.get("private_key") and not replace:
+        return (f"Connection {conn_id!r} already has a Private Key; pass --force to replace it (the certificate "
+                "uploaded for the old key then stops working).")
+    return None
+
+
+def private_key_refusal(conn_id: str, *, replace: bool = False) -> str | None:
+    """Why :func:`set_private_key` would refuse, asked before anything is written (None: it would store).
+
+    :param conn_id: the sf360 connection.
+    :param replace: overwrite a Private Key already set.
+    """
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one_or_none()
+        return _private_key_refusal(conn, conn_id, replace)
+
+
 def set_private_key(conn_id: str, key_pem: str, *, replace: bool = False) -> str | None:
     """Store a private key in an sf360 connection's Private Key field (server side, ORM; encrypted by Fernet).
 
@@ -452,12 +477,10 @@ def set_private_key(conn_id: str, key_pem: str, *, replace: bool = False) -> str
 
     with create_session() as session:
         conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one_or_none()
-        if conn is None or conn.conn_type != CONN_TYPE:
-            return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
+        refusal = _private_key_refusal(conn, conn_id, replace)
+        if refusal is not None or conn is None:
+            return refusal
         extra = conn.extra_dejson
-        if extra.get("private_key") and not replace:
-            return (f"Connection {conn_id!r} already has a Private Key; pass --force to replace it (the certificate "
-                    "uploaded for the old key then stops working).")
         extra["private_key"] = key_pem
         conn.extra = json.dumps(extra)
     return None

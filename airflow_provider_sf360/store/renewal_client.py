@@ -3,8 +3,10 @@
 Tasks have no metadata database in Airflow 3 and Variables have no compare-and-set, so a task never redeems
 a refresh token itself (outside ``dag.test()``). It queues behind the other tasks of its host, re-reads the
 token, and only then asks the api-server (``POST /sf360/api/renew``), proving that it holds the refresh token
-it wants replaced (``core/proof.py``). The answer holds no secret: the task reads the renewed token from its
-Variable afterwards. An unreachable api-server fails the task retryably; nothing is redeemed.
+it wants replaced (``core/proof.py``: an HMAC keyed with that token over every field of the request and a fresh
+nonce). The answer holds no secret: the task reads the renewed token from its Variable afterwards. An unreachable
+api-server fails the task retryably; nothing is redeemed. The task waits for the answer longer than the
+api-server can take to start and finish the renewal (``plugin_api.renewal_answer_timeout``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from airflow_provider_sf360.core.errors import (
     TokenRevokedError,
     rebuild_error,
 )
-from airflow_provider_sf360.core.proof import make_proof
+from airflow_provider_sf360.core.proof import ProofValue, proven_request
 from airflow_provider_sf360.core.renewal import NoMetrics, RenewalMetrics, TokenMinter, TokenStore, not_set_up
 from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.store.locks import HostLock
-from airflow_provider_sf360.store.plugin_api import PluginApiAnswer, post_json
+from airflow_provider_sf360.store.plugin_api import PluginApiAnswer, post_json, renewal_answer_timeout
 
 RENEW_PATH = "/renew"
 QUEUE_PREFIX = "api-queue:"  # host-lock name of tasks waiting for the api-server (never the renewers' own lock)
@@ -60,7 +62,7 @@ class ApiServerRenewer:
 
     def _ask_api_server(self, state: TokenState | None, stale_access_token: str | None) -> TokenState:
         for _ in range(2):  # a second round only after another host renewed between our read and our request
-            answer = post_json(RENEW_PATH, self._request(state, stale_access_token))
+            answer = post_json(RENEW_PATH, self._request(state, stale_access_token), timeout=renewal_answer_timeout())
             fresh = self.store.load()
             if answer.status == 200:
                 return self._renewed(fresh)
@@ -78,22 +80,20 @@ class ApiServerRenewer:
 
     def _request(self, state: TokenState | None, stale_access_token: str | None) -> dict[str, object]:
         creds = self.minter.credentials
-        secret = state.refresh_token if state is not None else creds.refresh_token
-        if not secret:
-            if state is None:
-                raise not_set_up(creds)
+        if state is None:  # the api-server renews stored tokens only; a first token is set up, never renewed
+            raise not_set_up(creds)
+        if not state.refresh_token:
             raise TokenRevokedError(
                 f"Connection {creds.conn_id!r} has no refresh token stored. Set up the OAuth token again."
             )
-        timestamp = int(time.time())
-        return {
+        fields: dict[str, ProofValue] = {
             "conn_id": creds.conn_id,
             "state_key": creds.state_key,
-            "generation": state.generation if state is not None else None,
-            "refused": bool(state is not None and stale_access_token and state.access_token == stale_access_token),
-            "timestamp": timestamp,
-            "proof": make_proof(secret, purpose=RENEW_PURPOSE, subject=creds.state_key, timestamp=timestamp),
+            "generation": state.generation,
+            "refused": bool(stale_access_token and state.access_token == stale_access_token),
         }
+        return dict(proven_request(state.refresh_token, purpose=RENEW_PURPOSE, fields=fields,
+                                   timestamp=int(time.time())))
 
     def _renewed(self, fresh: TokenState | None) -> TokenState:
         if fresh is None:
@@ -109,7 +109,9 @@ class ApiServerRenewer:
         if answer.status in (401, 403):
             return RenewalRefusedError(
                 f"The api-server refused to renew the token of connection {conn_id!r}: this task's copy of the "
-                "refresh token does not match the stored one. Set up the OAuth token again if this repeats."
+                "refresh token does not match the stored one, or the api-server does not read this connection as "
+                "an sf360 connection of the same org, user and app (define it where the api-server reads "
+                "connections; its log names the cause). Set up the OAuth token again if this repeats."
             )
         if answer.status == 404:
             return RenewalRefusedError(
