@@ -23,9 +23,9 @@ proof verifies, except the one record the proof is verified against:
 6. Connection: only a proven request reads the connection it names (with its team): it must be an ``sf360``
    connection whose credential is the proven state key.
 7. Queue: this process's queue for the credential (an ``asyncio.Lock``, no thread held while waiting), at most
-   :data:`MAX_QUEUED_PER_CREDENTIAL` proven requests and ``[sf360] lock_wait_timeout`` seconds; over-full or too
-   long: 503 at once (retryable, nothing redeemed). A request whose caller disconnected while it waited is
-   dropped, not run.
+   :data:`MAX_QUEUED_PER_CREDENTIAL` proven requests; over-full: 503 at once (retryable, nothing redeemed). A
+   request that has not started ``[sf360] lock_wait_timeout`` seconds after it arrived is not started (503). A
+   request whose caller disconnected while it waited is dropped, not run.
 8. Renewal, in the threadpool under the credential's database lock (``store/db_lock.py``), so api-server
    replicas and the CLI exclude each other too.
 
@@ -39,10 +39,10 @@ captured request is harmless: it is refused once its generation is no longer the
 the stored token and sends no grant once any replica renewed. A replay is at most the same request again, at
 most once per replica, within the window.
 
-**Waits.** The server bounds what it holds a request for before starting it: step 7 waits at most
-``lock_wait_timeout``; the renewal then waits at most ``lock_wait_timeout`` for the host lock and as long again
-for the database row lock, then makes at most ``SALESFORCE_CALLS_PER_RENEWAL`` Salesforce calls of
-``max_attempts`` tries each. The task waits longer than all of that together
+**Waits.** The server starts a renewal within ``lock_wait_timeout`` of the request's arrival or not at all
+(steps 5 to 7 and the wait for a thread); the renewal then waits at most ``lock_wait_timeout`` for the host lock
+and as long again for the database row lock, then makes at most ``SALESFORCE_CALLS_PER_RENEWAL`` Salesforce calls
+of ``max_attempts`` tries each. The task waits longer than all of that together
 (``store/plugin_api.py::renewal_answer_timeout``), so it never gives up while a grant it asked for may still be
 sent; a task that gives up earlier (killed) is dropped from the queue. Nothing here logs a proof, a token or a
 secret.
@@ -278,42 +278,56 @@ def credential_hook(claim: RenewalClaim) -> SF360Hook | None:
 
 
 # ------------------------------------------------------------------ steps 7-8: queue and renewal
-def renew_for_task(hook: SF360Hook, claim: RenewalClaim, proven: TokenState) -> JSONResponse:
-    """Renew under the credential lock (blocking); ``refused`` names the proven generation's access token only.
-
-    The answer's ``status`` says whether the generation moved while this request had its turn in this process
-    (``renewed``) or not (``current``); with replicas, one renewed by another replica in that time counts too.
+@dataclass(frozen=True)
+class ProvenRenewal:
+    """A renewal whose proof and connection were checked, and the latest moment it may start.
 
     :param hook: the proven connection's hook.
     :param claim: the proven claim.
-    :param proven: the state the proof verified against.
+    :param proven: the stored state the proof verified against.
+    :param start_by: ``time.monotonic()`` after which it is not started (503): ``lock_wait_timeout`` after arrival.
     """
-    stale = proven.access_token if claim.refused else None
+
+    hook: SF360Hook
+    claim: RenewalClaim
+    proven: TokenState
+    start_by: float
+
+
+def renew_for_task(renewal: ProvenRenewal) -> JSONResponse:
+    """Renew under the credential lock (blocking); ``refused`` names the proven generation's access token only.
+
+    Not started after ``start_by`` (the thread may have come late). The answer's ``status`` says whether the
+    generation moved while this request had its turn in this process (``renewed``) or not (``current``); with
+    replicas, one renewed by another replica in that time counts too.
+
+    :param renewal: the proven request.
+    """
+    if time.monotonic() > renewal.start_by:
+        return _busy("Waited too long for the renewal's turn.")
+    stale = renewal.proven.access_token if renewal.claim.refused else None
+    lifecycle = renewal.hook.lifecycle
     try:
-        before = hook.lifecycle.store.load()
-        renewed = hook.lifecycle.renew(stale)
+        before = lifecycle.store.load()
+        renewed = lifecycle.renew(stale)
     except Exception as error:
         return _error_answer(error)
     outcome = "renewed" if before is None or renewed.generation != before.generation else "current"
     return _answer(200, status=outcome, generation=renewed.generation)
 
 
-def _queue_wait_seconds() -> float:
-    from airflow_provider_sf360.settings import lock_wait_timeout
-
-    return lock_wait_timeout()
-
-
-async def _in_turn(request: Request, hook: SF360Hook, claim: RenewalClaim, proven: TokenState) -> JSONResponse:
-    """Step 7: wait for this credential's turn in this process (bounded), then step 8 unless the caller left."""
-    queue = _queues.setdefault(claim.state_key, _CredentialQueue())
+async def _in_turn(request: Request, renewal: ProvenRenewal) -> JSONResponse:
+    """Step 7: wait for this credential's turn in this process (until ``start_by``), then step 8 unless the caller
+    left meanwhile."""
+    state_key = renewal.claim.state_key
+    queue = _queues.setdefault(state_key, _CredentialQueue())
     if queue.members >= MAX_QUEUED_PER_CREDENTIAL:
         return _busy(f"{queue.members} renewal requests for this credential are already queued.")
     queue.members += 1
     try:
         await request.is_disconnected()  # lets the server notice a caller that leaves while queued
         try:
-            async with asyncio.timeout(_queue_wait_seconds()):
+            async with asyncio.timeout_at(asyncio.get_running_loop().time() + renewal.start_by - time.monotonic()):
                 await queue.turn.acquire()
         except TimeoutError:
             return _busy("Waited too long for another renewal of this credential.")
@@ -321,16 +335,16 @@ async def _in_turn(request: Request, hook: SF360Hook, claim: RenewalClaim, prove
             if await request.is_disconnected():
                 log.info("sf360 renewal dropped: its caller disconnected while it was queued")
                 return _busy("The caller disconnected.")
-            return await run_in_threadpool(renew_for_task, hook, claim, proven)
+            return await run_in_threadpool(renew_for_task, renewal)
         finally:
             queue.turn.release()
     finally:
         queue.members -= 1
         if queue.members == 0:
-            _queues.pop(claim.state_key, None)
+            _queues.pop(state_key, None)
 
 
-async def _renew_proven(request: Request, claim: RenewalClaim, now: float) -> JSONResponse:
+async def _renew_proven(request: Request, claim: RenewalClaim, now: float, start_by: float) -> JSONResponse:
     """Steps 5 to 8, for a well-formed, fresh, unseen claim."""
     verified = await _verify(claim, now)
     if isinstance(verified, JSONResponse):
@@ -338,7 +352,14 @@ async def _renew_proven(request: Request, claim: RenewalClaim, now: float) -> JS
     hook = await run_in_threadpool(credential_hook, claim)
     if hook is None:
         return refusal()
-    return await _in_turn(request, hook, claim, verified)
+    return await _in_turn(request, ProvenRenewal(hook, claim, verified, start_by))
+
+
+def _start_deadline() -> float:
+    """The latest ``time.monotonic()`` at which a request arriving now may start its renewal."""
+    from airflow_provider_sf360.settings import lock_wait_timeout
+
+    return time.monotonic() + lock_wait_timeout()
 
 
 @router.post("/api/renew")
@@ -356,6 +377,6 @@ async def renew(request: Request) -> JSONResponse:
         return _busy(f"The api-server has {_in_flight} renewal requests in progress.")
     _in_flight += 1
     try:
-        return await _renew_proven(request, claim, now)
+        return await _renew_proven(request, claim, now, _start_deadline())
     finally:
         _in_flight -= 1
