@@ -27,16 +27,18 @@ ANSWER_MARGIN_SECONDS = 30.0  # the api-server's own work around the waits (DB r
 def renewal_answer_timeout() -> float:
     """Seconds a task waits for the api-server's answer to a renewal: longer than the server may take.
 
-    The api-server waits at most ``lock_wait_timeout`` for its queue, then at most ``lock_wait_timeout`` each for
-    the host lock and the database row lock; the renewal then makes at most :data:`SALESFORCE_CALLS_PER_RENEWAL`
-    calls of ``max_attempts`` tries, each try waiting at most ``request_timeout`` to connect and
-    ``max(request_timeout, refresh_timeout)`` for the answer, with up to ``retry_max_delay`` between tries::
+    The api-server starts a renewal within ``lock_wait_timeout`` of the request's arrival or not at all, then
+    waits at most ``lock_wait_timeout`` each for the host lock and the database row lock; the renewal then makes at
+    most :data:`SALESFORCE_CALLS_PER_RENEWAL` calls of ``max_attempts`` tries, each try waiting at most
+    ``request_timeout`` to connect and ``max(request_timeout, refresh_timeout)`` for the answer, with up to
+    ``retry_max_delay`` between tries (``plugins/renewal_api.py``)::
 
         3 * lock_wait_timeout
           + calls * (attempts * (request_timeout + max(request_timeout, refresh_timeout)) + (attempts - 1) * max_delay)
           + margin
 
-    So a task never gives up (and says nothing was redeemed) while the api-server may still send its grant.
+    So a task never gives up (and says nothing was redeemed) while the api-server may still send its grant. This
+    holds when workers and the api-server have the same ``[sf360]`` options (the task computes it from its own).
     """
     from airflow_provider_sf360.settings import lock_wait_timeout, refresh_timeout, request_timeout, retry_policy
 
