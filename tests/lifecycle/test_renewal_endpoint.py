@@ -284,6 +284,17 @@ def test_replayed_renewal_proof_is_refused(
     assert _grants(emulator) == 1
 
 
+def test_a_replayed_proof_is_refused_even_when_its_generation_is_still_stored(
+    emulator: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str
+) -> None:
+    """Only the nonce tells this replay apart: the token was current, so nothing moved on."""
+    hook = _set_up_without_rotation(emulator, make_connection)
+    _post(api_server_url, _signed(hook, refused=False))  # renewed: the stored token is fresh now
+    body = _signed(hook, refused=False)
+    assert [_post(api_server_url, body).status_code for _ in range(3)] == [200, 403, 403]
+    assert _grants(emulator) == 1
+
+
 def test_a_replay_to_another_replica_is_refused_by_its_generation(
     emulator: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str
 ) -> None:
