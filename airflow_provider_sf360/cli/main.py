@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import json
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_sf360.core import setup_pages
 
 if TYPE_CHECKING:
     from airflow_provider_sf360.service.actions import SF360Actions
@@ -288,31 +292,66 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK if all_ok else EXIT_FAILED
 
 
-SETUP_PATH_FOR_CERTIFICATE = (
-    "Setup > App Manager > (your Connected App) > Edit > API (Enable OAuth Settings) > Use digital signatures > "
-    "Choose File"
-)
+SETUP_PATH_FOR_CERTIFICATE = setup_pages.JWT_CERTIFICATE
+
+
+CERTIFICATE_FILE_MODE = 0o644  # a certificate is public
+
+
+def _write_certificate(path: str, cert_pem: str, *, overwrite: bool) -> bool:
+    """Write the certificate to ``path``, never through a symlink; True when this call created the file.
+
+    A new file unless ``overwrite`` (then an existing regular file is replaced); anything else at ``path`` (a
+    symlink, a directory, a FIFO, a file without ``overwrite``) is refused with a :class:`CliError`.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | (0 if overwrite else os.O_EXCL)
+    existed = os.path.lexists(path)
+    try:
+        fd = os.open(path, flags, CERTIFICATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
+            handle.truncate(0)
+            handle.write(cert_pem)
+    except OSError as error:
+        hint = " (pass --force to overwrite it)" if error.errno == errno.EEXIST else ""
+        reason = error.strerror or type(error).__name__
+        raise CliError(f"Cannot write the certificate to {path}: {reason}{hint}. Nothing was stored.") from None
+    return not existed
+
+
+def _store_key_after_certificate(args: argparse.Namespace, key_pem: str, cert_pem: str) -> None:
+    """The certificate file first (if asked), then the key; a refusal of the key removes a file this call made."""
+    from airflow_provider_sf360.store.connections import private_key_refusal, set_private_key
+
+    if (refusal := private_key_refusal(args.conn_id, replace_existing=args.force)) is not None:
+        raise CliError(refusal, EXIT_USAGE)
+    created = args.out is not None and _write_certificate(args.out, cert_pem, overwrite=args.force)
+    if (refusal := set_private_key(args.conn_id, key_pem, replace_existing=args.force)) is not None:
+        if created:
+            os.unlink(args.out)
+        raise CliError(refusal, EXIT_USAGE)
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    """An RSA key and a self-signed certificate for the JWT bearer flow; the key goes into the connection."""
-    from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
-    from airflow_provider_sf360.store.connections import set_private_key
+    """An RSA key and a self-signed certificate for the JWT bearer flow; the key goes into the connection.
 
-    key_pem, cert_pem = generate_jwt_key_pair(f"airflow-sf360-{args.conn_id}", days=args.days, bits=args.bits)
-    outcome = set_private_key(args.conn_id, key_pem, replace_existing=args.force)
-    if outcome is not None:
-        raise CliError(outcome, EXIT_USAGE)
+    The certificate is written (``--out``) before the key is stored, so a file that cannot be written leaves the
+    connection as it was.
+    """
+    from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
     from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
 
-    AirflowAuditLog.for_user(cli_user(), "cli").record(
-        "keygen", args.conn_id, "success", "new RSA key stored in the connection's Private Key field"
-    )
-    if args.out:
-        with open(args.out, "w", encoding="ascii") as handle:
-            handle.write(cert_pem)
+    audit = AirflowAuditLog.for_user(cli_user(), "cli")
+    key_pem, cert_pem = generate_jwt_key_pair(f"airflow-sf360-{args.conn_id}", days=args.days, bits=args.bits)
+    try:
+        _store_key_after_certificate(args, key_pem, cert_pem)
+    except CliError as error:
+        audit.record("keygen", args.conn_id, "failed", str(error))
+        raise
+    audit.record("keygen", args.conn_id, "success", "new RSA key stored in the connection's Private Key field")
     _tell(f"Stored a new {args.bits}-bit RSA private key in the Private Key field of {args.conn_id!r} (not shown)."
-          f"\nUpload this certificate to the Connected App: {SETUP_PATH_FOR_CERTIFICATE}"
+          f"\nUpload this certificate to the app: {SETUP_PATH_FOR_CERTIFICATE}"
           + (f" (saved to {args.out})" if args.out else " (save it as a .crt file first)")
           + ",\nthen set the connection's OAuth flow to jwt_bearer and run `sf360 setup " + args.conn_id + "`.")
     _emit(args, {"ok": True, "conn_id": args.conn_id, "certificate": cert_pem, "upload_to": SETUP_PATH_FOR_CERTIFICATE},

@@ -51,7 +51,9 @@ OPTIONS: dict[str, Option] = {
         "120", "float",
         "Seconds to wait for the answer to a request that consumes a refresh token or an authorization code. "
         "Longer than request_timeout on purpose: giving up does not stop Salesforce from processing the request, "
-        "and its answer carries the only copy of the rotated refresh token.",
+        "and its answer carries the only copy of the rotated refresh token. A task that asks the api-server to "
+        "renew waits for its answer longer than the api-server may take: 3 x lock_wait_timeout + 6 Salesforce "
+        "calls x max_attempts x (request_timeout + this) + the retries' delays + 30 s.",
         "120", "0.2.0",
     ),
     "session_timeout": Option(
@@ -76,7 +78,10 @@ OPTIONS: dict[str, Option] = {
     ),
     "lock_wait_timeout": Option(
         "300", "float",
-        "Seconds a renewal waits for another process renewing the same credential before it gives up (retryably).",
+        "Seconds a renewal waits for another process renewing the same credential before it gives up (retryably). "
+        "On the api-server it bounds each wait of a task's renewal request (its turn in the api-server's queue, the "
+        "host lock, the metadata-DB lock); the task waits for the answer longer than all of them together plus the "
+        "grant (see refresh_timeout), so it never gives up while the api-server may still redeem.",
         "300", "0.2.0",
     ),
     "keep_alive_days": Option(

@@ -93,18 +93,20 @@ class SF360Hook(BaseHook):
 
     # ---------------------------------------------------------------- wiring
     @cached_property
-    def credentials(self) -> SF360Credentials:
-        """The connection's validated credentials (raises one error listing every bad field)."""
-        conn = self._read_connection()
-        return credentials_from_connection_fields(
-            self.sf360_conn_id, conn.extra_dejson, conn.login, conn.password, provider_settings()
-        )
-
-    def _read_connection(self) -> Any:
-        """Through the Task SDK inside tasks; from the secrets backends and metadata DB (in its team) elsewhere."""
+    def connection(self) -> Any:
+        """The Airflow connection: through the Task SDK inside tasks; from the secrets backends and the metadata
+        DB (in its team, under ``[core] multi_team``) elsewhere."""
         if self.in_task:
             return self.get_connection(self.sf360_conn_id)
         return read_connection(self.sf360_conn_id)
+
+    @cached_property
+    def credentials(self) -> SF360Credentials:
+        """The connection's validated credentials (raises one error listing every bad field)."""
+        conn = self.connection
+        return credentials_from_connection_fields(
+            self.sf360_conn_id, conn.extra_dejson, conn.login, conn.password, provider_settings()
+        )
 
     @cached_property
     def in_task(self) -> bool:
@@ -153,7 +155,7 @@ class SF360Hook(BaseHook):
         minter = TokenMinter(self.credentials, self.oauth_client, session_timeout=assumed_session_timeout())
         auto_setup = self.credentials.auth_flow in MACHINE_FLOWS if self.auto_setup is None else self.auto_setup
         resolved = resolve_token_key(self.variables, self.sf360_conn_id)
-        store = VariableTokenStore(resolved.state_key, self.variables, mask=mask_secret, first_read=resolved.first_read)
+        store = VariableTokenStore(resolved.state_key, self.variables, mask=mask_secret)
         lock, renewer = self._renewal_parts(minter, store, auto_setup)
         return CredentialLifecycle(minter, store, lock, renewer, auto_setup=auto_setup,
                                    keep_alive_after=keep_alive_seconds())
@@ -165,10 +167,11 @@ class SF360Hook(BaseHook):
 
         - With the metadata DB (api-server, CLI, scheduler, ``dag.test()``, ``airflow tasks test``): the credential
           lock is a row lock in the metadata DB (the host lock on SQLite, which serves one host).
-        - A task on a worker: refresh-token flows ask the api-server to renew (it takes the DB lock for everyone);
-          with ``[sf360] renewal = local`` the task renews itself under the host lock, which is only correct on one
-          host. JWT bearer and client credentials renew in the task under the host lock: they hold no refresh
-          token to lose.
+        - A task on a worker asks the api-server, which takes the DB lock for everyone: refresh-token flows so that
+          a refresh token is redeemed once, JWT bearer and client credentials so that many pods starting together
+          make one grant (these fall back to the task's own host lock when the api-server cannot be reached: they
+          hold no refresh token to lose). ``[sf360] renewal = local`` renews in the task under the host lock,
+          which is only correct on one host.
         """
         host_lock = HostLock(store.state_key, wait_seconds=lock_wait_timeout())
         metrics = StatsMetrics()
@@ -176,12 +179,14 @@ class SF360Hook(BaseHook):
             lock: CredentialLock = DatabaseCredentialLock(store, host_lock, mask=mask_secret)
             return lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
         lock = HostCredentialLock(store, host_lock)
-        if minter.holds_refresh_token and self._renews_through_api_server():
-            # Its own host lock: a task that holds the renewers' lock while the api-server on the same host waits
-            # for that lock would deadlock (LocalExecutor, or a worker next to the api-server).
-            queue = HostLock(QUEUE_PREFIX + store.state_key, wait_seconds=lock_wait_timeout())
-            return lock, ApiServerRenewer(minter, store, queue, metrics=metrics)
-        return lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
+        local = LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
+        if not self._renews_through_api_server():
+            return lock, local
+        # Its own host lock: a task that holds the renewers' lock while the api-server on the same host waits for
+        # that lock would deadlock (LocalExecutor, or a worker next to the api-server).
+        queue = HostLock(QUEUE_PREFIX + store.state_key, wait_seconds=lock_wait_timeout())
+        fallback = None if minter.holds_refresh_token else local  # machine flows have no refresh token to lose
+        return lock, ApiServerRenewer(minter, store, queue, metrics=metrics, local=fallback)
 
     @staticmethod
     def _renews_through_api_server() -> bool:
@@ -229,7 +234,7 @@ class SF360Hook(BaseHook):
         """The hook of the saved connection the form's Test button runs for (its temporary id owns no token)."""
         if self.in_task:
             return self
-        saved = saved_connection_with_same_fields(self._read_connection())
+        saved = saved_connection_with_same_fields(self.connection)
         return self if saved is None else SF360Hook(saved, auto_setup=self.auto_setup, retry=self.retry)
 
     def _without_conn_id(self, message: str) -> str:

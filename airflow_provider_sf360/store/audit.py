@@ -7,9 +7,10 @@ connection id, the outcome and a short non-secret message. Admins find it in Air
 ``/api/v2/eventLogs?event_pattern=sf360``.
 
 Server-side processes (api-server, CLI) write the row through the ORM. Tasks may not use the ORM, so from a task
-the row is sent to the plugin route ``POST /sf360/api/audit``, authenticated by proof of possession of one of the
-connection's secrets (``core/proof.py``; nothing secret travels). A connection without any secret field cannot
-prove anything: its task-side entries are skipped with a log line.
+the row is sent to the plugin route ``POST /sf360/api/audit`` (``plugins/audit_api.py``), authenticated by proof
+of possession of one of the sf360 connection's secrets (``core/proof.py``: an HMAC over the canonical encoding of
+every field of the entry, a timestamp and a fresh nonce; nothing secret travels). A connection without any secret
+field cannot prove anything: its task-side entries are skipped with a log line.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ AUDIT_ROUTE = "/audit"
 PROOF_PURPOSE = "audit"
 MAX_MESSAGE_CHARS = 500
 MAX_FIELD_CHARS = 250
+AUDIT_FIELDS = ("event", "conn_id", "outcome", "dag_id", "task_id", "run_id", "message")  # all signed by a task
+AUDIT_ANSWER_TIMEOUT = 30.0  # seconds a task waits for the api-server to record its entry
 
 
 def audit_secret(password: str | None, extra: dict[str, Any]) -> str | None:
@@ -44,10 +47,12 @@ def audit_secret(password: str | None, extra: dict[str, Any]) -> str | None:
     return None
 
 
-def proof_subject(fields: dict[str, Any]) -> str:
-    """What a task's proof covers: every field of the entry, so none can be swapped."""
-    keys = ("event", "conn_id", "outcome", "dag_id", "task_id", "run_id", "message")
-    return "\n".join(str(fields.get(key) or "") for key in keys)
+def proof_fields(fields: dict[str, Any]) -> dict[str, str | None]:
+    """What a task's proof signs besides time and nonce: every field of the entry, None kept apart from ``""``.
+
+    :param fields: the entry (``AUDIT_FIELDS``; a missing one is None).
+    """
+    return {key: None if fields.get(key) is None else str(fields[key]) for key in AUDIT_FIELDS}
 
 
 def record_action(
@@ -90,14 +95,21 @@ def record_action(
                     type(error).__name__)
 
 
-def write_log_row(fields: dict[str, Any], *, user: str | None, source: str) -> None:
-    """The ``Log`` row itself (server side, ORM)."""
+def write_log_row(fields: dict[str, Any], *, user: str | None, source: str, nonce: str | None = None) -> None:
+    """The ``Log`` row itself (server side, ORM).
+
+    :param fields: the entry (``AUDIT_FIELDS``).
+    :param user: who acted.
+    :param source: ``page``, ``cli``, ``task`` or ``server``.
+    :param nonce: the nonce of a task's proof (kept, so that a replay of the entry is recognised).
+    """
     from airflow.models.log import Log
     from airflow.utils.session import create_session
 
     extra = {
         "conn_id": fields["conn_id"], "outcome": fields["outcome"], "source": source,
         "message": fields.get("message") or "",
+        **({"nonce": nonce} if nonce else {}),
     }
     with create_session() as session:
         session.add(Log(
@@ -113,7 +125,7 @@ def write_log_row(fields: dict[str, Any], *, user: str | None, source: str) -> N
 def _send_from_task(fields: dict[str, Any]) -> None:
     from airflow.sdk import BaseHook
 
-    from airflow_provider_sf360.core.proof import make_proof
+    from airflow_provider_sf360.core.proof import proven_request
     from airflow_provider_sf360.store.plugin_api import post_json
 
     conn = BaseHook.get_connection(str(fields["conn_id"]))
@@ -122,9 +134,8 @@ def _send_from_task(fields: dict[str, Any]) -> None:
         log.info("sf360: %s on %s not sent to the audit log: the connection has no secret field to prove "
                  "the entry with.", fields["event"], fields["conn_id"])
         return
-    timestamp = int(time.time())
-    proof = make_proof(secret, purpose=PROOF_PURPOSE, subject=proof_subject(fields), timestamp=timestamp)
-    answer = post_json(AUDIT_ROUTE, {**fields, "timestamp": timestamp, "proof": proof}, timeout=30)
+    entry = proven_request(secret, purpose=PROOF_PURPOSE, fields=proof_fields(fields), timestamp=int(time.time()))
+    answer = post_json(AUDIT_ROUTE, dict(entry), timeout=AUDIT_ANSWER_TIMEOUT)
     if answer.status != 200:
         log.warning("sf360: the audit-log entry for %s on %s was refused (HTTP %s: %s)",
                     fields["event"], fields["conn_id"], answer.status, answer.detail[:200])

@@ -21,7 +21,7 @@ from airflow.utils.session import create_session
 from sqlalchemy import delete, or_, select
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE
-from airflow_provider_sf360.core.credentials import SF360Credentials, credentials_from_connection_fields
+from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials, credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import SF360Error
 from airflow_provider_sf360.core.hosts import ProviderSettings
 from airflow_provider_sf360.core.lifecycle import status_summary
@@ -95,6 +95,27 @@ def describe_secret_fields(removed: list[str]) -> str:
     return ", ".join(SECRET_FIELD_LABELS[key] for key in removed) or "none were set"
 
 
+def _private_key_refusal(conn: Any, conn_id: str, replace_existing: bool) -> str | None:
+    """Why a new private key may not go into ``conn`` (None: it may)."""
+    if conn is None or conn.conn_type != CONN_TYPE:
+        return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
+    if conn.extra_dejson.get("private_key") and not replace_existing:
+        return (f"Connection {conn_id!r} already has a Private Key; pass --force to replace it (the certificate "
+                "uploaded for the old key then stops working).")
+    return None
+
+
+def private_key_refusal(conn_id: str, *, replace_existing: bool = False) -> str | None:
+    """Why :func:`set_private_key` would refuse, asked before anything is written (None: it would store).
+
+    :param conn_id: the sf360 connection.
+    :param replace_existing: overwrite a Private Key already set.
+    """
+    with create_session() as session:
+        conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one_or_none()
+        return _private_key_refusal(conn, conn_id, replace_existing)
+
+
 def set_private_key(conn_id: str, key_pem: str, *, replace_existing: bool = False) -> str | None:
     """Store a private key in an sf360 connection's Private Key field (ORM; encrypted by Fernet).
 
@@ -105,15 +126,53 @@ def set_private_key(conn_id: str, key_pem: str, *, replace_existing: bool = Fals
     """
     with create_session() as session:
         conn = session.scalars(select(Connection).where(Connection.conn_id == conn_id)).one_or_none()
-        if conn is None or conn.conn_type != CONN_TYPE:
-            return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
+        refusal = _private_key_refusal(conn, conn_id, replace_existing)
+        if refusal is not None or conn is None:
+            return refusal
         extra = conn.extra_dejson
-        if extra.get("private_key") and not replace_existing:
-            return (f"Connection {conn_id!r} already has a Private Key; pass --force to replace it (the certificate "
-                    "uploaded for the old key then stops working).")
         extra["private_key"] = key_pem
         conn.extra = json.dumps(extra)
     return None
+
+
+def machine_flow_secret(conn_id: str) -> str | None:
+    """The secret a JWT bearer (Private Key) or client credentials (Consumer Secret) connection's tasks prove
+    they hold, read by primary key from the metadata DB, else from this process's ``AIRFLOW_CONN_*`` variable:
+    cheap, local reads only (no secrets backend is asked for an unproven request); None for anything else.
+
+    :param conn_id: the connection a renewal request names (not yet proven: nothing else is looked up).
+    """
+    with create_session() as session:
+        conn = session.scalars(
+            select(Connection).where(Connection.conn_id == conn_id, Connection.conn_type == CONN_TYPE)
+        ).one_or_none()
+        if conn is None:
+            conn = _environment_connection(conn_id)
+        if conn is None or conn.conn_type != CONN_TYPE:
+            return None
+        login, password, extra = conn.login, conn.password, conn.extra_dejson
+    try:
+        creds = credentials_from_connection_fields(conn_id, extra, login, password, provider_settings())
+    except SF360Error:
+        return None
+    if creds.auth_flow is AuthFlow.JWT_BEARER:
+        return creds.private_key
+    if creds.auth_flow is AuthFlow.CLIENT_CREDENTIALS:
+        return creds.consumer_secret
+    return None
+
+
+def _environment_connection(conn_id: str) -> Connection | None:
+    """The connection an ``AIRFLOW_CONN_<ID>`` variable of this process defines (JSON or URI), or None."""
+    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not value:
+        return None
+    try:
+        return Connection.from_json(value, conn_id=conn_id) if value.lstrip().startswith("{") else (
+            Connection(conn_id=conn_id, uri=value)
+        )
+    except Exception:  # an unreadable definition defines nothing here
+        return None
 
 
 def saved_connection_with_same_fields(conn: Any) -> str | None:

@@ -17,7 +17,35 @@ from typing import Any
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError
 
 PLUGIN_API_PATH = "/sf360/api"
-DEFAULT_PLUGIN_API_TIMEOUT = 60.0
+# The api-server's renewal makes at most this many Salesforce calls in a row: introspection of an unfinished grant,
+# the grant, introspection after a lost answer, the grant again, then introspection of the new token's expiry (or
+# two revocations of a token of another identity, one call more).
+SALESFORCE_CALLS_PER_RENEWAL = 6
+ANSWER_MARGIN_SECONDS = 30.0  # the api-server's own work around the waits (DB reads and writes, HTTP)
+
+
+def renewal_answer_timeout() -> float:
+    """Seconds a task waits for the api-server's answer to a renewal: longer than the server may take.
+
+    The api-server starts a renewal within ``lock_wait_timeout`` of the request's arrival or not at all, then
+    waits at most ``lock_wait_timeout`` each for the host lock and the database row lock; the renewal then makes at
+    most :data:`SALESFORCE_CALLS_PER_RENEWAL` calls of ``max_attempts`` tries, each try waiting at most
+    ``request_timeout`` to connect and ``max(request_timeout, refresh_timeout)`` for the answer, with up to
+    ``retry_max_delay`` between tries (``plugins/renewal_api.py``)::
+
+        3 * lock_wait_timeout
+          + calls * (attempts * (request_timeout + max(request_timeout, refresh_timeout)) + (attempts - 1) * max_delay)
+          + margin
+
+    So a task never gives up (and says nothing was redeemed) while the api-server may still send its grant. This
+    holds when workers and the api-server have the same ``[sf360]`` options (the task computes it from its own).
+    """
+    from airflow_provider_sf360.settings import lock_wait_timeout, refresh_timeout, request_timeout, retry_policy
+
+    retry = retry_policy()
+    one_try = request_timeout() + max(request_timeout(), refresh_timeout())
+    one_call = retry.attempts * one_try + (retry.attempts - 1) * retry.max_delay
+    return 3 * lock_wait_timeout() + SALESFORCE_CALLS_PER_RENEWAL * one_call + ANSWER_MARGIN_SECONDS
 
 
 def plugin_api_base() -> str:
@@ -46,7 +74,7 @@ class PluginApiAnswer:
         return str(self.body.get("detail") or self.body.get("message") or "")
 
 
-def post_json(path: str, payload: dict[str, Any], *, timeout: float = DEFAULT_PLUGIN_API_TIMEOUT) -> PluginApiAnswer:
+def post_json(path: str, payload: dict[str, Any], *, timeout: float) -> PluginApiAnswer:
     """POST ``payload`` to ``<plugin api base><path>``; an unreachable api-server raises a retryable error.
 
     :param path: the route under ``/sf360/api``, e.g. ``"/renew"``.

@@ -31,12 +31,11 @@ class ResolvedKey:
     """Where a connection's token lives: its own key, or the key of the connection that shared it."""
 
     state_key: str
-    first_read: str | None = None  # the Variable's value as read while resolving (spares a second read)
     shared_from: str | None = None
 
 
 def resolve_token_key(variables: VariableBackend, conn_id: str) -> ResolvedKey:
-    """Find the token state a connection uses, reading its own Variable once.
+    """Find the token state a connection uses (its own Variable, and the owner's when it is a link).
 
     :param variables: where the connection's Variables are read.
     :param conn_id: the connection.
@@ -51,7 +50,7 @@ def resolve_token_key(variables: VariableBackend, conn_id: str) -> ResolvedKey:
     except Exception:  # unreadable: the store says so on load, and reset/delete can still clear it
         return ResolvedKey(own_key)
     if not isinstance(stored, TokenLink):
-        return ResolvedKey(own_key, raw)
+        return ResolvedKey(own_key)
     owner_key = token_key(stored.shared_from)
     owner_raw = variables.get(owner_key)
     owner = _state_or_none(owner_raw)
@@ -61,7 +60,7 @@ def resolve_token_key(variables: VariableBackend, conn_id: str) -> ResolvedKey:
             f"longer shares it (it was reset, deleted or unshared). Set up the OAuth token of {conn_id!r}, or "
             f"share {stored.shared_from!r}'s token again (`sf360 share {stored.shared_from} {conn_id}`)."
         )
-    return ResolvedKey(owner_key, owner_raw, shared_from=stored.shared_from)
+    return ResolvedKey(owner_key, shared_from=stored.shared_from)
 
 
 def _state_or_none(raw: str | None) -> TokenState | None:
@@ -78,17 +77,13 @@ class VariableTokenStore:
     :param state_key: the token state's Variable key (see :func:`resolve_token_key`).
     :param variables: where Variables are read and written (Task SDK, metadata DB, or one DB session).
     :param mask: registers a secret with Airflow's log masker.
-    :param first_read: the Variable's value if the caller just read it (the first :meth:`load` uses it).
     """
 
-    def __init__(
-        self, state_key: str, variables: VariableBackend, mask: MaskFn, first_read: str | None = None
-    ) -> None:
+    def __init__(self, state_key: str, variables: VariableBackend, mask: MaskFn) -> None:
         self.state_key = state_key
         self.status_key = status_key(state_key)
         self.variables = variables
         self.mask = mask
-        self._first_read = first_read
 
     def _mask_tokens(self, state: TokenState) -> None:
         for secret in (state.access_token, state.refresh_token):
@@ -96,7 +91,7 @@ class VariableTokenStore:
                 self.mask(secret)
 
     def load(self) -> TokenState | None:
-        raw, self._first_read = (self._first_read or self.variables.get(self.state_key)), None
+        raw = self.variables.get(self.state_key)
         if not raw:
             return None
         stored = read_stored(raw)
@@ -106,13 +101,11 @@ class VariableTokenStore:
         return stored
 
     def save(self, state: TokenState) -> None:
-        self._first_read = None
         self._mask_tokens(state)
         description = f"sf360: OAuth token of org {state.org_id} / user {state.user_id} (managed, do not edit)"
         self.variables.set(self.state_key, state.to_json(), description)
 
     def clear(self) -> None:
-        self._first_read = None
         self.variables.delete(self.state_key)
 
     def save_link(self, link: TokenLink) -> None:

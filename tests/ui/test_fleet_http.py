@@ -152,20 +152,20 @@ def test_every_page_action_is_in_the_audit_log(api_server: Any, make_connection:
 
 
 def test_tasks_write_audit_entries_with_a_proof(api_server: Any, make_connection: Any) -> None:
-    from airflow_provider_sf360.core.proof import make_proof
-    from airflow_provider_sf360.store.audit import PROOF_PURPOSE, proof_subject
+    from airflow_provider_sf360.core.proof import proven_request
+    from airflow_provider_sf360.store.audit import PROOF_PURPOSE
 
     conn_id = make_connection("sf360_fleet_task_audit")
     fields = {"event": "test_access", "conn_id": conn_id, "outcome": "success", "dag_id": "d1", "task_id": "t1",
               "run_id": "r1", "message": "Access test succeeded"}
     now = int(time.time())
-    good = make_proof(DEFAULT_CONSUMER_SECRET, purpose=PROOF_PURPOSE, subject=proof_subject(fields), timestamp=now)
-    bad = make_proof("not-the-secret", purpose=PROOF_PURPOSE, subject=proof_subject(fields), timestamp=now)
+    good = proven_request(DEFAULT_CONSUMER_SECRET, purpose=PROOF_PURPOSE, fields=fields, timestamp=now)
+    bad = proven_request("not-the-secret", purpose=PROOF_PURPOSE, fields=fields, timestamp=now)
     url = f"{api_server.url}/sf360/api/audit"
-    assert requests.post(url, json={**fields, "timestamp": now, "proof": bad}, timeout=30).status_code == 403
-    forged = {**fields, "outcome": "failed"}  # the proof covers every field
-    assert requests.post(url, json={**forged, "timestamp": now, "proof": good}, timeout=30).status_code == 403
-    assert requests.post(url, json={**fields, "timestamp": now, "proof": good}, timeout=30).status_code == 200
+    assert requests.post(url, json=bad, timeout=30).status_code == 403
+    forged = {**good, "outcome": "failed"}  # the proof covers every field
+    assert requests.post(url, json=forged, timeout=30).status_code == 403
+    assert requests.post(url, json=good, timeout=30).status_code == 200
     # /api/v2/eventLogs lists entries of DAGs the caller may read, and "d1" is not a DAG of this test DB:
     # read the row itself (an entry of a real DAG shows there to users who may read that DAG).
     from airflow.models.log import Log

@@ -104,3 +104,27 @@ def test_each_team_sees_and_acts_on_its_own_connections_only(team_server: tuple[
         assert other.status_code == 403, action
     confirm = alice.get(f"{url}/sf360/connections/sf360_team_b_conn/delete/confirm", timeout=30)
     assert confirm.status_code == 403
+
+
+def test_a_team_connection_is_set_up_and_tested_by_its_team(
+    team_server: tuple[str, dict[str, str]], salesforce_emulator: Any
+) -> None:
+    """The api-server reads a team's connection with its team: the whole sign-in and a test access work."""
+    from airflow_provider_sf360.testing import DEFAULT_CALLBACK_URLS
+
+    url, tokens = team_server
+    salesforce_emulator.set_app(DEFAULT_CONSUMER_KEY, callback_urls=[*DEFAULT_CALLBACK_URLS, f"{url}/sf360/callback"])
+    alice = _session(tokens["alice"])
+    token = csrf_of(alice.get(f"{url}/sf360/", timeout=30).text)
+    base = f"{url}/sf360/connections/sf360_team_a_conn"
+    try:
+        setup = alice.post(f"{base}/setup", data={"csrf_token": token}, allow_redirects=False, timeout=60)
+        assert setup.status_code == 303
+        assert setup.headers["location"].startswith(salesforce_emulator.login_url), setup.headers["location"]
+        back = alice.get(salesforce_emulator.authorize_headless(setup.headers["location"]), timeout=60)
+        assert back.status_code == 200 and "is set up for org" in back.text, back.text[-2000:]
+        tested = alice.post(f"{base}/test", data={"csrf_token": token}, headers={"Accept": "application/json"},
+                            timeout=60).json()
+        assert tested["ok"] is True and tested["status"] == "active", tested
+    finally:  # the token is the default test credential's: leave none behind for other tests
+        alice.post(f"{base}/reset", data={"csrf_token": token, "confirm": "yes"}, allow_redirects=False, timeout=60)
