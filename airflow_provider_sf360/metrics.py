@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airflow.sdk.observability.stats import Stats
+
 
 class StatsMetrics:
     """Implements ``core.renewal.RenewalMetrics`` with Airflow's ``Stats``."""
 
     def renewed(self, flow: str, seconds: float) -> None:
-        from airflow.sdk.observability.stats import Stats
-
         Stats.incr("sf360.token.renewed", tags={"flow": flow})
         Stats.timing("sf360.token.renewal_duration", timedelta(seconds=seconds), tags={"flow": flow})
 
     def failed(self, reason: str) -> None:
-        from airflow.sdk.observability.stats import Stats
-
         Stats.incr("sf360.token.renewal_failed", tags={"reason": reason})
         Stats.incr(f"sf360.token.renewal_failed.{reason}")
 
     def waited(self, seconds: float) -> None:
-        from airflow.sdk.observability.stats import Stats
-
         Stats.timing("sf360.token.renewal_wait", timedelta(seconds=seconds))

@@ -15,14 +15,30 @@ import argparse
 import datetime as dt
 import errno
 import json
+import logging
 import os
 import secrets
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
+from airflow.exceptions import AirflowNotFoundException
+
+from airflow_provider_sf360.cli.loopback import LoopbackError, LoopbackServer
 from airflow_provider_sf360.core import setup_pages
+from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL
+from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error
+from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
+from airflow_provider_sf360.service.actions import SF360Actions
+from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
+from airflow_provider_sf360.service.diagnose import diagnose
+from airflow_provider_sf360.service.fleet import fleet_status, prune
+from airflow_provider_sf360.service.fleet import orphans as orphaned_states
+from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
+from airflow_provider_sf360.store.connections import private_key_refusal, read_connection, set_private_key
 
 if TYPE_CHECKING:
     from airflow_provider_sf360.service.actions import SF360Actions
@@ -74,9 +90,6 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
 # ------------------------------------------------------------------ commands
 def _actions(conn_id: str) -> SF360Actions:
     """The audited actions of one connection, as this terminal's user; fails early (exit 2) on a bad connection."""
-    from airflow_provider_sf360.service.actions import SF360Actions
-    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
-
     actions = SF360Actions(conn_id, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
     _ = actions.hook.credentials
     return actions
@@ -108,10 +121,6 @@ def _orphan_text(orphan: Any) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Every connection (invalid ones with their error) and orphaned token state, or the ones asked for."""
-    from dataclasses import asdict
-
-    from airflow_provider_sf360.service.fleet import fleet_status
-
     fleet = fleet_status(args.conn_ids or None)
     by_id = {row.conn_id: row for row in fleet.rows}
     if args.conn_ids:
@@ -149,10 +158,6 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def _web_login(args: argparse.Namespace, actions: SF360Actions) -> Any:
     """Like ``sf org login web``: a loopback server, the authorize URL in a browser, then the code exchange."""
-    from airflow_provider_sf360.cli.loopback import LoopbackError, LoopbackServer
-    from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL
-    from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
-
     callback = actions.hook.credentials.callback_url or DEFAULT_CALLBACK_URL
     key, actor = secrets.token_bytes(32), actions.audit.actor
     state = make_state(args.conn_id, actor, ttl=args.timeout + 60, key=key)
@@ -184,8 +189,6 @@ def _web_login(args: argparse.Namespace, actions: SF360Actions) -> Any:
 
 
 def _query_value(url: str, name: str) -> str:
-    from urllib.parse import parse_qs, urlsplit
-
     return (parse_qs(urlsplit(url).query).get(name) or [""])[0]
 
 
@@ -214,20 +217,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def _actions_even_if_invalid(conn_id: str) -> SF360Actions:
     """The actions of a connection that must exist, whatever its fields (delete also cleans up invalid ones)."""
-    from airflow_provider_sf360.service.actions import SF360Actions
-    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
-    from airflow_provider_sf360.store.connections import read_connection
-
     read_connection(conn_id)  # AirflowNotFoundException: exit 2
     return SF360Actions(conn_id, audit=AirflowAuditLog.for_user(cli_user(), "cli"))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check a connection before and around a grant; each problem with the Setup page that fixes it."""
-    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
-    from airflow_provider_sf360.service.diagnose import diagnose
-    from airflow_provider_sf360.store.connections import read_connection
-
     read_connection(args.conn_id)  # AirflowNotFoundException: exit 2
     certificate = None
     if args.cert:
@@ -263,10 +258,6 @@ def _confirm(conn_id: str, keep_secrets: bool) -> bool:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     """Revoke and remove orphaned token state (all of it, or the keys given)."""
-    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
-    from airflow_provider_sf360.service.fleet import orphans as orphaned_states
-    from airflow_provider_sf360.service.fleet import prune
-
     audit = AirflowAuditLog.for_user(cli_user(), "cli")
     orphans = [o for o in orphaned_states() if not args.state_keys or o.state_key in args.state_keys]
     unknown = sorted(set(args.state_keys) - {o.state_key for o in orphans})
@@ -322,8 +313,6 @@ def _write_certificate(path: str, cert_pem: str, *, overwrite: bool) -> bool:
 
 def _store_key_after_certificate(args: argparse.Namespace, key_pem: str, cert_pem: str) -> None:
     """The certificate file first (if asked), then the key; a refusal of the key removes a file this call made."""
-    from airflow_provider_sf360.store.connections import private_key_refusal, set_private_key
-
     if (refusal := private_key_refusal(args.conn_id, replace_existing=args.force)) is not None:
         raise CliError(refusal, EXIT_USAGE)
     created = args.out is not None and _write_certificate(args.out, cert_pem, overwrite=args.force)
@@ -339,9 +328,6 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     The certificate is written (``--out``) before the key is stored, so a file that cannot be written leaves the
     connection as it was.
     """
-    from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
-    from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
-
     audit = AirflowAuditLog.for_user(cli_user(), "cli")
     key_pem, cert_pem = generate_jwt_key_pair(f"airflow-sf360-{args.conn_id}", days=args.days, bits=args.bits)
     try:
@@ -412,10 +398,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    from airflow.exceptions import AirflowNotFoundException
-
-    from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error
-
     try:
         return func(args)
     except CliError as error:
@@ -441,7 +423,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sf360`` console script."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")  # secrets chain incl. the metadata DB
-    import logging
 
     logging.raiseExceptions = False  # a log line to a closed pipe is dropped, not a traceback
     try:

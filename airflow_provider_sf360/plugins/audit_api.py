@@ -17,14 +17,20 @@ replica is refused too (two replicas receiving the same entry in the same instan
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 
 import anyio
+from airflow.models.connection import Connection
+from airflow.models.log import Log
+from airflow.utils.session import create_session
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
+from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.core.proof import (
     MAX_TIMESTAMP,
     NONCE_PATTERN,
@@ -80,8 +86,6 @@ def parse_audit_claim(body: bytes) -> AuditClaim | None:
 
     :param body: the raw request body.
     """
-    import json
-
     try:
         data = json.loads(body)
         claim = AuditClaim.model_validate(data) if isinstance(data, dict) else None
@@ -94,12 +98,6 @@ def parse_audit_claim(body: bytes) -> AuditClaim | None:
 
 def _sf360_secret(conn_id: str) -> str | None:
     """The secret an entry about ``conn_id`` is proven with; None unless it is an sf360 connection in the DB."""
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_provider_sf360.core.connection_type import CONN_TYPE
-
     with create_session() as session:
         conn = session.scalars(
             select(Connection).where(Connection.conn_id == conn_id, Connection.conn_type == CONN_TYPE)
@@ -109,10 +107,6 @@ def _sf360_secret(conn_id: str) -> str | None:
 
 def _already_recorded(claim: AuditClaim, now: float) -> bool:
     """Whether an entry with this nonce is in the audit log already (written by any api-server replica)."""
-    from airflow.models.log import Log
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     since = dt.datetime.fromtimestamp(now - 2 * PROOF_WINDOW_SECONDS, tz=dt.timezone.utc)
     with create_session() as session:
         found = session.scalar(select(Log.id).where(

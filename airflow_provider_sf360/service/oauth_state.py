@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.configuration import conf
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 STATE_TTL_SECONDS = 600
@@ -31,8 +32,6 @@ class InvalidStateError(ValueError):
 
 def secret_key() -> bytes:
     """``[api] secret_key``; tests and the CLI fall back to a per-process random key when it is unset."""
-    from airflow.configuration import conf
-
     key = conf.get("api", "secret_key", fallback="") or _PROCESS_KEY
     return key.encode()
 

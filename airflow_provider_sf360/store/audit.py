@@ -20,6 +20,14 @@ import logging
 import time
 from typing import Any
 
+from airflow.models.log import Log
+from airflow.sdk import BaseHook
+from airflow.utils.session import create_session
+
+from airflow_provider_sf360.core.proof import proven_request
+from airflow_provider_sf360.store.plugin_api import post_json
+from airflow_provider_sf360.store.variables import running_in_task, running_in_test_supervisor
+
 log = logging.getLogger(__name__)
 
 EVENT_PREFIX = "sf360."
@@ -79,8 +87,6 @@ def record_action(
     :param task_id: the task that acted (tasks only).
     :param run_id: the DAG run of the task that acted (tasks only).
     """
-    from airflow_provider_sf360.store.variables import running_in_task, running_in_test_supervisor
-
     fields = {
         "event": event, "conn_id": conn_id, "outcome": outcome, "dag_id": dag_id, "task_id": task_id,
         "run_id": run_id, "message": (message or "")[:MAX_MESSAGE_CHARS],
@@ -103,9 +109,6 @@ def write_log_row(fields: dict[str, Any], *, user: str | None, source: str, nonc
     :param source: ``page``, ``cli``, ``task`` or ``server``.
     :param nonce: the nonce of a task's proof (kept, so that a replay of the entry is recognised).
     """
-    from airflow.models.log import Log
-    from airflow.utils.session import create_session
-
     extra = {
         "conn_id": fields["conn_id"], "outcome": fields["outcome"], "source": source,
         "message": fields.get("message") or "",
@@ -123,11 +126,6 @@ def write_log_row(fields: dict[str, Any], *, user: str | None, source: str, nonc
 
 
 def _send_from_task(fields: dict[str, Any]) -> None:
-    from airflow.sdk import BaseHook
-
-    from airflow_provider_sf360.core.proof import proven_request
-    from airflow_provider_sf360.store.plugin_api import post_json
-
     conn = BaseHook.get_connection(str(fields["conn_id"]))
     secret = audit_secret(conn.password, conn.extra_dejson)
     if secret is None:
