@@ -39,6 +39,7 @@ from airflow_provider_sf360.service.fleet import fleet_status, prune
 from airflow_provider_sf360.service.fleet import orphans as orphaned_states
 from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 from airflow_provider_sf360.store.connections import private_key_refusal, read_connection, set_private_key
+from airflow_provider_sf360.store.legacy_keys import migrate_legacy_token_states
 
 if TYPE_CHECKING:
     from airflow_provider_sf360.service.actions import SF360Actions
@@ -426,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.raiseExceptions = False  # a log line to a closed pipe is dropped, not a traceback
     try:
+        migrate_legacy_token_states()  # token state of releases before 0.3, moved once to per-connection keys
         code = _run(args.func, args)
         sys.stdout.flush()
     except BrokenPipeError:  # `sf360 status | head -1`: the reader is gone, which is not an error

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from airflow_provider_sf360.plugins import actions, audit_api, page, renewal_api
 from airflow_provider_sf360.plugins.web import PLUGIN_DIR, render, templates
 from airflow_provider_sf360.service.fleet import fleet_status
+from airflow_provider_sf360.store.legacy_keys import migrate_legacy_token_states
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,10 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Any
 
 
 def _prepare_first_render() -> None:
-    """Pay the one-time costs of the page (template compilation, the fleet cache) when the api-server starts,
-    not on an admin's first request."""
+    """Move token state of releases before 0.3 to per-connection keys, and pay the one-time costs of the page
+    (template compilation, the fleet cache) when the api-server starts, not on an admin's first request."""
     try:
+        migrate_legacy_token_states()
         for name in ("page.html", "confirm.html", "error.html"):
             templates.get_template(name)
         fleet_status()
