@@ -427,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.raiseExceptions = False  # a log line to a closed pipe is dropped, not a traceback
     try:
-        migrate_legacy_token_states()  # token state of releases before 0.3, moved once to per-connection keys
+        migrate_legacy_token_states()  # token state of releases before 0.2, moved once to per-connection keys
         code = _run(args.func, args)
         sys.stdout.flush()
     except BrokenPipeError:  # `sf360 status | head -1`: the reader is gone, which is not an error

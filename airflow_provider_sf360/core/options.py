@@ -89,7 +89,7 @@ OPTIONS: dict[str, Option] = {
         "An access test (the scheduled connectivity check, the page, sf360 test) redeems a refresh token that went "
         "unused for longer than this many days, so that an app's 'expire refresh token if not used for N days' "
         "policy never ends it. Keep it well below N; 0 turns it off.",
-        "7", "0.3.0",
+        "7", "0.2.0",
     ),
     "allow_unencrypted_tokens": Option(
         "False", "boolean",

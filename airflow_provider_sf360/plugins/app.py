@@ -65,7 +65,7 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Any
 
 
 def _prepare_first_render() -> None:
-    """Move token state of releases before 0.3 to per-connection keys, and pay the one-time costs of the page
+    """Move token state of releases before 0.2 to per-connection keys, and pay the one-time costs of the page
     (template compilation, the fleet cache) when the api-server starts, not on an admin's first request."""
     try:
         migrate_legacy_token_states()

@@ -1,6 +1,6 @@
-"""Token state written by provider releases before 0.3, moved to the per-connection key it now lives under.
+"""Token state written by provider releases before 0.2, moved to the per-connection key it now lives under.
 
-Releases before 0.3 kept a token under a key made from the connection's org, user and app
+Releases up to 0.1 kept a token under a key made from the connection's org, user and app
 (``sf360_token__<org>__<user>__<app>``), shared by every connection naming them. Each such state moves to the
 key of the connection it was set up for (``set_up_for``), if that connection still exists and names the same
 org, user and app; the move happens under the new key's metadata-DB lock, and only while the new key is empty.
@@ -38,7 +38,7 @@ LEGACY_STATUS_PREFIX = "sf360_status__"
 
 
 def legacy_key(org_id: str, user_id: str, consumer_key: str, login_url: str) -> str:
-    """The key releases before 0.3 kept this org, user and app's token under."""
+    """The key releases before 0.2 kept this org, user and app's token under."""
     app = hashlib.sha256(f"{consumer_key}|{login_url}".encode()).hexdigest()[:12]
     return f"{TOKEN_PREFIX}{org_id}__{user_id}__{app}"
 

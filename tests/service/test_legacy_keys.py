@@ -1,4 +1,4 @@
-"""Token state of releases before 0.3 (kept per org, user and app) moves to its connection's own key, once."""
+"""Token state of releases before 0.2 (kept per org, user and app) moves to its connection's own key, once."""
 
 from __future__ import annotations
 
