@@ -243,9 +243,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    """Let TARGET use the OAuth token of SOURCE (same org, user and app)."""
+    """Let TARGET use the OAuth token of SOURCE (same org, user and app), or take it back (``--stop``)."""
     _actions(args.target)
-    return _report(args, _actions(args.source).share_with(args.target))
+    actions = _actions(args.source)
+    return _report(args, actions.stop_sharing(args.target) if args.stop else actions.share_with(args.target))
 
 
 def _confirm(conn_id: str, keep_secrets: bool) -> bool:
@@ -383,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     share = sub.add_parser("share", parents=[common], help="let TARGET use the OAuth token of SOURCE")
     share.add_argument("source", metavar="SOURCE", help="the connection whose token is shared")
     share.add_argument("target", metavar="TARGET", help="a connection naming the same org, user and app")
+    share.add_argument("--stop", action="store_true", help="take the token back from TARGET")
     share.set_defaults(func=cmd_share)
     prune = sub.add_parser("prune", parents=[common], help="revoke and remove orphaned token state")
     prune.add_argument("state_keys", nargs="*", metavar="STATE_KEY", help="only these (default: all orphans)")

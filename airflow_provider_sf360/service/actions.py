@@ -33,6 +33,7 @@ from airflow_provider_sf360.store.connections import (
     describe_secret_fields,
     read_orphan,
     remove_secret_fields,
+    team_of,
 )
 from airflow_provider_sf360.store.token_store import VariableTokenStore
 
@@ -183,16 +184,12 @@ class SF360Actions:
         return self._audited("share", lambda: self._share(other_conn_id))
 
     def _share(self, other_conn_id: str) -> ActionResult:
-        other = SF360Hook(other_conn_id)
-        mine, theirs = self.hook.credentials, other.credentials
-        if (mine.org_id, mine.user_id, mine.app_fingerprint) != (theirs.org_id, theirs.user_id, theirs.app_fingerprint):
-            raise PermanentError(f"Connection {other_conn_id!r} names another org, user, Consumer Key or Login URL "
-                                 f"than {self.conn_id!r}; only identical credentials can share a token.")
-        if self.hook.variables.get(theirs.state_key):
+        other = self._sharing_partner(other_conn_id)
+        theirs = other.credentials
+        if other.variables.get(theirs.state_key):
             raise PermanentError(f"Connection {other_conn_id!r} has token state of its own: reset or delete it "
                                  "first, then share.")
-        lifecycle = self.hook.lifecycle
-        with lifecycle.lock.exclusive() as locked:
+        with self.hook.lifecycle.lock.exclusive() as locked:
             state = locked.load()
             if state is None:
                 raise PermanentError(f"Connection {self.conn_id!r} has no OAuth token to share: set it up first.")
@@ -203,3 +200,40 @@ class SF360Actions:
                             f"Connection {other_conn_id!r} now uses the OAuth token of {self.conn_id!r}.",
                             {"shared_with": list(shared)})
 
+    def stop_sharing(self, other_conn_id: str) -> ActionResult:
+        """Take back a token shared with another connection (which is then "not set up"; its fields stay).
+
+        :param other_conn_id: the connection that used this token.
+        """
+        return self._audited("unshare", lambda: self._unshare(other_conn_id))
+
+    def _unshare(self, other_conn_id: str) -> ActionResult:
+        other = self._sharing_partner(other_conn_id)
+        with self.hook.lifecycle.lock.exclusive() as locked:
+            state = locked.load()
+            if state is None or other_conn_id not in state.shared_with:
+                raise PermanentError(f"Connection {self.conn_id!r} does not share its token with {other_conn_id!r}.")
+            locked.save(replace(state, shared_with=tuple(c for c in state.shared_with if c != other_conn_id)))
+        link_store = VariableTokenStore(other.credentials.state_key, other.variables, mask_secret)
+        link_store.clear()
+        return ActionResult("unshare", self.conn_id, True, state.status.value,
+                            f"Connection {other_conn_id!r} no longer uses the OAuth token of {self.conn_id!r}; set "
+                            "up its own token to use it again.")
+
+    def _sharing_partner(self, other_conn_id: str) -> SF360Hook:
+        """The other connection's hook, if the two may share a token: the same org, user, app and team, and this
+        one the token's owner (server side; the caller checked the right to edit both)."""
+        if self.hook.in_task:
+            raise PermanentError("Sharing a token is done from the Salesforce 360 page or `sf360 share`.")
+        other = SF360Hook(other_conn_id)
+        mine, theirs = self.hook.credentials, other.credentials
+        if (mine.org_id, mine.user_id, mine.app_fingerprint) != (theirs.org_id, theirs.user_id, theirs.app_fingerprint):
+            raise PermanentError(f"Connection {other_conn_id!r} names another org, user, Consumer Key or Login URL "
+                                 f"than {self.conn_id!r}; only identical credentials can share a token.")
+        if team_of(self.conn_id) != team_of(other_conn_id):
+            raise PermanentError(f"Connections {self.conn_id!r} and {other_conn_id!r} belong to different teams; a "
+                                 "token is never shared across teams.")
+        if self.hook.lifecycle.state_key != token_key(self.conn_id):
+            raise PermanentError(f"Connection {self.conn_id!r} uses another connection's token: share from that "
+                                 "connection (`sf360 status` names it).")
+        return other
