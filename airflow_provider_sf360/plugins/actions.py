@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_sf360.core.credentials import AuthFlow
 from airflow_provider_sf360.core.errors import SF360Error
-from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 from airflow_provider_sf360.plugins.web import (
     BULK_TEST_CONCURRENCY,
     Outcome,
@@ -36,6 +35,7 @@ from airflow_provider_sf360.plugins.web import (
 )
 from airflow_provider_sf360.service.actions import SF360Actions
 from airflow_provider_sf360.service.fleet import fleet_status, prune
+from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
 from airflow_provider_sf360.store.connections import connection_exists, team_of
 
 log = logging.getLogger(__name__)

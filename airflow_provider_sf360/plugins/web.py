@@ -21,8 +21,8 @@ from fastapi.responses import RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from airflow_provider_sf360.plugins import pages
-from airflow_provider_sf360.service.oauth_state import csrf_ok, csrf_token, make_flash, read_flash
 from airflow_provider_sf360.service.audit import AirflowAuditLog
+from airflow_provider_sf360.service.oauth_state import csrf_ok, csrf_token, make_flash, read_flash
 from airflow_provider_sf360.store.connections import team_of
 
 PLUGIN_DIR = Path(__file__).resolve().parent

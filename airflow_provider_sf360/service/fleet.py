@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from airflow_provider_sf360.core.errors import SF360Error
-from airflow_provider_sf360.core.oauth_client import revoke_token
 from airflow_provider_sf360.core.state_keys import is_token_key
 from airflow_provider_sf360.core.token_state import TokenState, read_stored
 from airflow_provider_sf360.service.audit import AuditSink
@@ -34,6 +33,8 @@ def revoke_stored_tokens(raw: str | None) -> str:
 
     :param raw: the token Variable's value (a state, a link, or unreadable).
     """
+    from airflow_provider_sf360.core.oauth_client import revoke_token  # requests, oauthlib: not at DAG parse time
+
     try:
         stored = read_stored(raw or "")
     except SF360Error:
