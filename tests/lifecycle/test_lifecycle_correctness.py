@@ -144,6 +144,8 @@ def test_editing_the_user_id_makes_the_old_token_unusable_and_setting_up_again_r
     assert not tested.ok and tested.status == "not_set_up" and "Set up the OAuth token again" in tested.message
     assert emulator.request_counts() == counts  # the old token was never presented for the new user
     assert orphans() == []  # the connection still owns its state
+    status = actions_for(conn_id).status()
+    assert status["status"] == "not_set_up" and "edited since" in status["status_detail"]
     assert _held(emulator, world.DEFAULT_USER_ID) == (1, 1)  # alive until it is replaced or reset
     # Setting up again revokes the old family at Salesforce.
     result = set_up_web_flow(emulator, actions_for(conn_id), username=world.DEFAULT_SECOND_USERNAME)
