@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 EVENT_PREFIX = "sf360."
 EVENTS = (
     "setup", "authorization_completed", "authorization_denied", "reset", "test_access", "delete", "prune", "keygen",
+    "share",
 )
 OUTCOMES = ("success", "failed", "refused", "started")
 AUDIT_ROUTE = "/audit"

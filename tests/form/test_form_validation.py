@@ -26,6 +26,7 @@ import requests
 from airflow_provider_sf360.core.credentials import credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import CredentialsInvalidError
 from airflow_provider_sf360.core.hosts import ProviderSettings
+from tests.helpers.waiting import wait_for
 
 from .form_server import FormServer, form_page, form_server  # noqa: F401 (fixtures)
 
@@ -65,6 +66,8 @@ def test_schemas_reach_the_form(form_server: FormServer) -> None:  # noqa: F811
 
 
 def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormServer) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
     page, conn_id = form_page, "sf360_form_required"
     form_server.delete(conn_id)
     _open_form(page, form_server, conn_id)
@@ -73,9 +76,8 @@ def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormS
     org.press_sequentially("00D5e000000AbCdEAKandmore")
     assert org.input_value() == "00D5e000000AbCdEAK"  # maxLength: nothing past 18 characters
     org.fill("")
-    page.wait_for_timeout(300)
-    assert _save_button(page).is_disabled()
-    assert page.get_by_text("This field is required").first.is_visible()
+    expect(_save_button(page)).to_be_disabled()  # waits for the form to validate
+    expect(page.get_by_text("This field is required").first).to_be_visible()
     assert form_server.connection(conn_id) is None
 
 
@@ -99,9 +101,7 @@ def test_what_3_3_2_lets_through_is_named_by_the_provider(
     if len(org_id) < 15:
         assert org.evaluate("e => e.validity.tooShort")  # the browser knows ...
     _save_button(page).click()
-    page.wait_for_timeout(1500)
-    stored = form_server.connection(conn_id)
-    assert stored is not None  # ... but 3.3.2 saves it (the input is not in a <form>)
+    stored = wait_for(lambda: form_server.connection(conn_id))  # ... but 3.3.2 saves it (the input is not in a <form>)
     extra = json.loads(stored["extra"])
     with pytest.raises(CredentialsInvalidError) as err:
         credentials_from_connection_fields(conn_id, extra, "3MVGkey", None, ProviderSettings())

@@ -8,6 +8,10 @@ from typing import Any
 
 import requests
 
+from tests.helpers.waiting import wait_for
+
+__all__ = ["csrf_of", "event_logs", "extra_of", "forget_token_state", "set_up_headless", "wait_for"]
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
