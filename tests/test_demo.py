@@ -7,6 +7,8 @@ import sys
 
 from tests.helpers.paths import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def test_demo_runs_the_whole_lifecycle() -> None:
     env_keep = {"PATH", "HOME", "LANG"}

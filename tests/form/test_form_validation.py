@@ -1,4 +1,4 @@
-"""Issue 11: what Airflow 3.3.2's React connection form enforces of the ``conn-fields`` schemas, in Chromium.
+"""What Airflow 3.3.2's React connection form enforces of the ``conn-fields`` schemas, in Chromium.
 
 Found by reading the 3.3.2 UI bundle (``airflow/ui/dist``: the FlexibleForm string field passes only
 ``schema.minLength``/``schema.maxLength`` to the ``<input>``; a field whose ``type`` has no ``"null"`` is
@@ -30,7 +30,7 @@ from tests.helpers.waiting import wait_for
 
 from .form_server import FormServer, form_page, form_server  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # an api-server
 USER_ID = "0055e000001XyZa"
 
 
@@ -65,6 +65,7 @@ def test_schemas_reach_the_form(form_server: FormServer) -> None:  # noqa: F811
     assert fields["private_key"]["schema"]["maxLength"] == 16 * 1024
 
 
+@pytest.mark.browser
 def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormServer) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
@@ -81,6 +82,7 @@ def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormS
     assert form_server.connection(conn_id) is None
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(
     ("org_id", "problem"),
     [

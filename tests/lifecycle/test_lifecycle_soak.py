@@ -29,6 +29,8 @@ from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
 from tests.helpers.lifecycle import ConnFactory, actions_for, set_up_web_flow
 
+pytestmark = pytest.mark.slow
+
 ACTIONS = 200
 SEED = 20261129
 CONNECTIONS = ("sf360_soak_a", "sf360_soak_b", "sf360_soak_c")

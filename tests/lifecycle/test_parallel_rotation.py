@@ -15,6 +15,8 @@ from airflow_provider_sf360.testing import config as world
 from tests.helpers.lifecycle import ConnFactory, actions_for, hook_for, set_up_web_flow
 from tests.lifecycle.parallel_worker import call_salesforce_for
 
+pytestmark = pytest.mark.slow
+
 SESSION_TIMEOUT = 2
 RUN_SECONDS = 8.0
 THREADS = 8

@@ -1,4 +1,4 @@
-"""Issue 9: the api-server's renewal endpoint (``POST /sf360/api/renew``) that tasks call.
+"""The api-server's renewal endpoint (``POST /sf360/api/renew``) that tasks call.
 
 The endpoint runs in a real HTTP server (uvicorn, the server Airflow's api-server uses) serving the provider's
 router; the task side is the real ``SF360Hook`` with its task wiring. The one stand-in: the task's Variable

@@ -1,4 +1,4 @@
-"""Issue 10, Medium: redirects skip the allow-list.
+"""Redirects skip the allow-list.
 
 Before the fix a 307 from the token endpoint made the client re-post ``client_secret`` and ``refresh_token``
 to a plain-http host, and a Bulk redirect forwarded ``X-SFDC-Session``. OAuth calls now never follow a

@@ -1,4 +1,4 @@
-"""Issue 10: what the store writes and waits on cannot be turned against it.
+"""What the store writes and waits on cannot be turned against it.
 
 Lock files live in a private directory this user created (a planted symlink, another owner or loose permissions
 are refused), are opened without following links, and every wait has a deadline. Tokens are never stored without

@@ -16,7 +16,7 @@ from tests.helpers.lifecycle import expire_cached_token
 
 from .fleet_helpers import set_up_headless, wait_for
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 def _prepare(row: Row, api_server: ApiServer, emu: SalesforceEmulator, make_connection: ConnFactory) -> str:

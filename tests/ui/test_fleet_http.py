@@ -14,7 +14,7 @@ from airflow_provider_sf360.testing import DEFAULT_CONSUMER_SECRET, DEFAULT_ORG_
 
 from .fleet_helpers import csrf_of, event_logs, extra_of, set_up_headless, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def test_pages_refuse_framing_by_other_origins(api_server: Any, make_connection: Any) -> None:
