@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow

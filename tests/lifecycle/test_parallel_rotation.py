@@ -10,6 +10,8 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+import pytest
+
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
 from tests.helpers.lifecycle import ConnFactory, actions_for, hook_for, set_up_web_flow

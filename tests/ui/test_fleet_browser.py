@@ -83,7 +83,6 @@ def test_fleet_search_filter_sort_bulk_test_keyboard_and_dark_mode(
     ui_page: Any, api_server: Any, make_connection: Any, emu: Any, artifacts_dir: Path
 ) -> None:
     from airflow_provider_sf360.core.ids import to18
-
     from airflow_provider_sf360.service import SF360Actions
 
     # Three connections of the emulator's user (one token, shared explicitly with the other two) and fifteen of
