@@ -20,6 +20,7 @@ import secrets
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,25 +45,36 @@ def create_fleet(count: int) -> dict[str, int]:
 
     from airflow_provider_sf360.core.credentials import credentials_from_connection_fields
     from airflow_provider_sf360.core.ids import to18
-    from airflow_provider_sf360.core.token_state import TokenState, TokenStatus
+    from airflow_provider_sf360.core.state_keys import token_key
+    from airflow_provider_sf360.core.token_state import TokenLink, TokenState, TokenStatus
     from airflow_provider_sf360.settings import provider_settings
 
     now = time.time()
+    last_state: TokenState | None = None
     kinds = {"active": 0, "not_set_up": 0, "invalid": 0, "shared": 0, "orphaned": 0, "expired": 0}
     with create_session() as session:
         for index in range(count):
             org, user = to18(BASE_ORG + _suffix(index)), to18(BASE_USER + _suffix(index))
-            if index % 50 == 7:  # shares the previous connection's credential
-                org, user = to18(BASE_ORG + _suffix(index - 1)), to18(BASE_USER + _suffix(index - 1))
-                kinds["shared"] += 1
+            shares = index % 50 == 7 and (index - 1) % 3 == 0  # uses the previous connection's token, shared
+            owner = _suffix(index - 1) if shares else _suffix(index)
+            org, user = to18(BASE_ORG + owner), to18(BASE_USER + owner)
             extra = {"org_id": org, "user_id": user, "auth_flow": "client_credentials",
-                     "login_url": f"https://acme{index}.my.salesforce.com"}
+                     "login_url": f"https://acme{index - 1 if shares else index}.my.salesforce.com"}
             if index % 50 == 9:
                 extra["org_id"] = "not-an-org-id"
                 kinds["invalid"] += 1
             conn_id = f"sf360_org_{index:04d}"
-            session.add(Connection(conn_id=conn_id, conn_type="sf360", login=f"3MVG9key{index}",
+            session.add(Connection(conn_id=conn_id, conn_type="sf360",
+                                   login=f"3MVG9key{index - 1 if shares else index}",
                                    password=secrets.token_urlsafe(24), extra=json.dumps(extra)))
+            if shares:  # explicit sharing: a link here, and the owner's state lists this connection
+                previous = f"sf360_org_{index - 1:04d}"
+                assert last_state is not None
+                Variable.set(token_key(conn_id), TokenLink(previous).to_json(), session=session)
+                Variable.set(token_key(previous), replace(last_state, shared_with=(conn_id,)).to_json(),
+                             session=session)
+                kinds["shared"] += 1
+                continue
             if index % 3 or extra["org_id"] == "not-an-org-id":
                 kinds["not_set_up"] += index % 50 != 9
                 continue
@@ -76,6 +88,7 @@ def create_fleet(count: int) -> dict[str, int]:
                 username=f"integration{index}@acme.example", set_up_at=now - 3600, set_up_by="admin",
             )
             Variable.set(creds.state_key, state.to_json(), session=session)
+            last_state = state
             if index % 2 == 0:
                 record = {"ok": True, "message": "Access test succeeded", "tested_at": now - 60}
                 Variable.set(creds.state_key.replace("sf360_token__", "sf360_status__"), json.dumps(record),
@@ -87,7 +100,8 @@ def create_fleet(count: int) -> dict[str, int]:
                 identity_url="", org_id=org, user_id=user, auth_flow="client_credentials", issued_at=now,
                 expires_at=now + 3600,
             )
-            Variable.set(f"sf360_token__{org}__{user}__deadbeef{index:04d}", state.to_json(), session=session)
+            gone = f"sf360_deleted_{index:04d}"
+            Variable.set(token_key(gone), replace(state, set_up_for=gone).to_json(), session=session)
             kinds["orphaned"] += 1
     return kinds
 

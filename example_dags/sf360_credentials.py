@@ -36,19 +36,19 @@ with DAG(
     def run_action(params: dict[str, Any] | None = None) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_provider_sf360.hooks.sf360 import SF360Hook
+        from airflow_provider_sf360.service import SF360Actions
 
         assert params is not None
-        hook = SF360Hook(sf360_conn_id=params["sf360_conn_id"])
+        actions = SF360Actions(params["sf360_conn_id"])  # audited as this task
         action = params["action"]
         if action == "setup":
-            result = hook.setup(authorization_response=params.get("authorization_response"), set_up_by="dag")
+            result = actions.setup(authorization_response=params.get("authorization_response"))
         elif action == "reset":
-            result = hook.reset(setup_again=bool(params.get("setup_again")), set_up_by="dag")
+            result = actions.reset(setup_again=bool(params.get("setup_again")))
         elif action == "delete":
-            result = hook.delete()
+            result = actions.delete()
         else:
-            result = hook.test_access()
+            result = actions.test_access()
         print(result.message)
         if result.details.get("authorize_url"):
             print(f"Open this URL to authorize: {result.details['authorize_url']}")

@@ -12,17 +12,17 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service import SF360Actions
     from airflow_provider_sf360.testing import EmulatorClient
 
-    hook = SF360Hook(argv[1] if len(argv) > 1 else "sf360_scale")
+    actions = SF360Actions(argv[1] if len(argv) > 1 else "sf360_scale")
     action = argv[0] if argv else "status"
     if action == "setup":
         emulator = EmulatorClient(os.environ["SF360_SCALE_CONTROL_URL"], os.environ["REQUESTS_CA_BUNDLE"])
-        result = hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+        result = actions.complete_authorization(emulator.authorize_headless(actions.start_authorization()))
         answer = result.to_dict()
     elif action == "status":
-        answer = hook.status()
+        answer = actions.status()
     else:
         raise SystemExit(f"unknown action {action!r}: use setup or status")
     print(json.dumps(answer, default=str))

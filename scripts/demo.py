@@ -63,6 +63,8 @@ def run_sync_dag() -> None:
 def main() -> int:
     home = prepare_airflow_home()
     from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog
     from airflow_provider_sf360.testing import SalesforceEmulator
     from airflow_provider_sf360.testing import config as world
 
@@ -70,30 +72,30 @@ def main() -> int:
         os.environ["REQUESTS_CA_BUNDLE"] = emulator.ca_bundle
         print(f"Salesforce emulator: login host {emulator.login_url}, CA {emulator.ca_bundle}")
         add_connection(emulator, world)
-        hook = SF360Hook(CONN_ID)
+        actions = SF360Actions(CONN_ID, audit=AirflowAuditLog.for_user("demo", "cli"))  # each action audited
         step("Validated credentials (canonical 18-character IDs)")
-        print(json.dumps(hook.credentials.describe(), indent=2))
+        print(json.dumps(actions.hook.credentials.describe(), indent=2))
 
         step("Set up the OAuth token (web server flow, PKCE S256; the emulator clicks Allow)")
-        url = hook.authorization_url()
+        url = actions.start_authorization()
         print(f"authorize URL: {url.split('?')[0]}?… (state and code_challenge; the verifier stays server-side)")
-        show(hook.complete_authorization(emulator.authorize_headless(url), set_up_by="demo"))
+        show(actions.complete_authorization(emulator.authorize_headless(url)))
 
         step("Test access")
-        show(hook.test_access())
+        show(actions.test_access())
 
         step("Sync DAG: upsert 3,000 Accounts with Bulk API 2.0, then count them (dag.test())")
         run_sync_dag()
 
         step("Reset: token revoked and cleared, every connection field kept")
-        show(hook.reset())
+        show(actions.reset())
         print("fields after reset:", json.dumps(SF360Hook(CONN_ID).credentials.describe()))
         step("Test access after reset asks to set up the OAuth token")
-        show(hook.test_access())
+        show(actions.test_access())
 
         step("Set up again, then delete: tokens revoked at Salesforce and removed")
-        hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
-        show(hook.delete())
+        actions.complete_authorization(emulator.authorize_headless(actions.start_authorization()))
+        show(actions.delete())
         counts = emulator.request_counts()
         step("Salesforce requests made during the demo")
         print(json.dumps(counts, indent=2, sort_keys=True))

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_the_whole_lifecycle() -> None:

@@ -63,7 +63,7 @@ class CredentialsInvalidError(PermanentError, ValueError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.conn_id, self.problems))
+        return (type(self), (self.conn_id, self.problems), self.__dict__)
 
 
 class UntrustedHostError(PermanentError):

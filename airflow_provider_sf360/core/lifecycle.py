@@ -28,6 +28,7 @@ from airflow_provider_sf360.core.renewal import (
     Renewer,
     TokenMinter,
     TokenStore,
+    issued_for,
     not_set_up,
 )
 from airflow_provider_sf360.core.token_state import TokenResponse, TokenState, TokenStatus, identity_from_url
@@ -36,6 +37,10 @@ if TYPE_CHECKING:  # the client imports requests (~36 ms): loaded only when a to
     from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 
 PENDING_AUTHORIZATION_SECONDS = 600
+EDITED_SINCE_SETUP = (
+    "The stored OAuth token was set up for other values of the connection's Org ID, User ID, Consumer Key or Login "
+    "URL, which were edited since. Set up the OAuth token again (the old token is revoked then)."
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,10 @@ def status_summary(
         summary["status"] = TokenStatus.NOT_SET_UP.value
     else:
         summary.update(state.describe())
-        if state.status is TokenStatus.ACTIVE and state.seconds_left(now) <= 0:
+        if not issued_for(credentials, state):  # fields edited since: the token is never used for them
+            summary["status"] = TokenStatus.NOT_SET_UP.value
+            summary["status_detail"] = EDITED_SINCE_SETUP
+        elif state.status is TokenStatus.ACTIVE and state.seconds_left(now) <= 0:
             summary["status"] = TokenStatus.EXPIRED.value
     summary["last_test"] = last_test
     return summary

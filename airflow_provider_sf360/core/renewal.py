@@ -114,6 +114,12 @@ def fingerprint(secret: str | None) -> str | None:
     return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else None
 
 
+def issued_for(creds: SF360Credentials, state: TokenState) -> bool:
+    """Whether ``state`` was issued for the connection's current org, user and app (not for edited fields)."""
+    app_matches = state.app is None or state.app == creds.app_fingerprint
+    return app_matches and (state.org_id, state.user_id) == (creds.org_id, creds.user_id)
+
+
 def not_set_up(creds: SF360Credentials) -> NotSetUpError:
     """The error for a connection without a stored token."""
     return NotSetUpError(
@@ -178,9 +184,7 @@ class TokenMinter:
 
     def issued_for_these_fields(self, state: TokenState) -> bool:
         """Whether ``state`` was issued for the connection's current org, user and app."""
-        creds = self.credentials
-        app_matches = state.app is None or state.app == creds.app_fingerprint
-        return app_matches and (state.org_id, state.user_id) == (creds.org_id, creds.user_id)
+        return issued_for(self.credentials, state)
 
     # ---------------------------------------------------------------- obtaining a token
     def grant(self, previous: TokenState | None, on_sending: Callable[[TokenState], None]) -> TokenResponse:

@@ -61,11 +61,14 @@ def make_connection(airflow_db: Path, emu: SalesforceEmulator, callback_url: str
         return conn_id
 
     yield make
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow.exceptions import AirflowNotFoundException
+
+    from airflow_provider_sf360.exceptions import SF360Error
+    from airflow_provider_sf360.service.actions import SF360Actions
 
     for conn_id in made:
-        with contextlib.suppress(Exception):
-            SF360Hook(conn_id).delete()
+        with contextlib.suppress(SF360Error, AirflowNotFoundException):  # revoke what a test left at Salesforce
+            SF360Actions(conn_id).delete()
         with create_session() as session:
             session.execute(delete(Connection).where(Connection.conn_id == conn_id))
 

@@ -98,11 +98,13 @@ def test_orphaned_state_is_listed_and_pruned(
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service.actions import SF360Actions
 
     conn_id = make_connection("sf360_clif_orphan")
-    hook = SF360Hook(conn_id)
-    assert hook.complete_authorization(emu.authorize_headless(hook.authorization_url(redirect_uri=callback_url))).ok
+    actions = SF360Actions(conn_id)
+    url = actions.start_authorization(redirect_uri=callback_url)
+    assert actions.complete_authorization(emu.authorize_headless(url)).ok
+    hook = actions.hook
     state = hook.lifecycle.store.load()
     assert state is not None
     with create_session() as session:  # like `airflow connections delete`: the token state stays behind
@@ -113,6 +115,7 @@ def test_orphaned_state_is_listed_and_pruned(
     capsys.readouterr()
     assert main(["prune", "--yes", "--json"]) == 0
     pruned = _out_json(capsys)["pruned"]
+    assert hook.credentials.state_key == f"sf360_token__{conn_id}"
     assert any(p["state_key"] == hook.credentials.state_key and p["ok"] for p in pruned)
     userinfo = requests.get(f"{state.instance_url}/services/oauth2/userinfo", verify=emu.ca_bundle, timeout=30,
                             headers={"Authorization": f"Bearer {state.access_token}"})

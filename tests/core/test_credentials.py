@@ -111,6 +111,10 @@ def test_unknown_flow() -> None:
     ("https://evil.example.com", "not a Salesforce login or My Domain host"),
     ("https://salesforce.com.evil.example", "not a Salesforce login or My Domain host"),
     ("acme.my.salesforce.com", "https://"),
+    ("https://acme.my.site.com", "not a Salesforce login or My Domain host"),
+    ("https://acme.force.com", "not a Salesforce login or My Domain host"),
+    ("https://acme.my.salesforce.com/services/oauth2/token", "remove the path '/services/oauth2/token'"),
+    ("https://login.salesforce.com/x", "remove the path"),
 ])
 def test_login_url_must_be_https_salesforce(url: str, fragment: str) -> None:
     problem = problems_of({"login_url": url})[0]

@@ -1,4 +1,4 @@
-"""Property tests (Hypothesis) of the Salesforce ID parser: 15/18 round trips and the case rule (issue 11).
+"""Property tests (Hypothesis) of the Salesforce ID parser: 15/18 round trips and the case rule.
 
 The rule (``core/ids.py`` ``canonical_id``): an 18-character ID is accepted as typed when its checksum matches
 the typed case, its case is restored from the checksum when it was typed in one case, and a mixed-case ID that
@@ -100,7 +100,7 @@ def test_any_text_is_an_id_or_a_named_error(text: str) -> None:
 
 
 def test_the_reported_checksum_cases() -> None:
-    """Issue 11: ``...AbCdAAA`` is a checksum mismatch (not a swapped field); ``...AbCdEAA`` is not rewritten."""
+    """``...AbCdAAA`` is a checksum mismatch (not a swapped field); ``...AbCdEAA`` is not rewritten."""
     for typo in ("00D5e000000AbCdAAA", "00D5e000000AbCdEAA"):
         with pytest.raises(InvalidSalesforceIdError) as error:
             parse_org_id(typo)

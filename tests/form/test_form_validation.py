@@ -1,4 +1,4 @@
-"""Issue 11: what Airflow 3.3.2's React connection form enforces of the ``conn-fields`` schemas, in Chromium.
+"""What Airflow 3.3.2's React connection form enforces of the ``conn-fields`` schemas, in Chromium.
 
 Found by reading the 3.3.2 UI bundle (``airflow/ui/dist``: the FlexibleForm string field passes only
 ``schema.minLength``/``schema.maxLength`` to the ``<input>``; a field whose ``type`` has no ``"null"`` is
@@ -26,10 +26,11 @@ import requests
 from airflow_provider_sf360.core.credentials import credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import CredentialsInvalidError
 from airflow_provider_sf360.core.hosts import ProviderSettings
+from tests.helpers.waiting import wait_for
 
 from .form_server import FormServer, form_page, form_server  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # an api-server
 USER_ID = "0055e000001XyZa"
 
 
@@ -64,7 +65,10 @@ def test_schemas_reach_the_form(form_server: FormServer) -> None:  # noqa: F811
     assert fields["private_key"]["schema"]["maxLength"] == 16 * 1024
 
 
+@pytest.mark.browser
 def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormServer) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
     page, conn_id = form_page, "sf360_form_required"
     form_server.delete(conn_id)
     _open_form(page, form_server, conn_id)
@@ -73,12 +77,12 @@ def test_required_and_max_length_are_enforced(form_page: Any, form_server: FormS
     org.press_sequentially("00D5e000000AbCdEAKandmore")
     assert org.input_value() == "00D5e000000AbCdEAK"  # maxLength: nothing past 18 characters
     org.fill("")
-    page.wait_for_timeout(300)
-    assert _save_button(page).is_disabled()
-    assert page.get_by_text("This field is required").first.is_visible()
+    expect(_save_button(page)).to_be_disabled()  # waits for the form to validate
+    expect(page.get_by_text("This field is required").first).to_be_visible()
     assert form_server.connection(conn_id) is None
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(
     ("org_id", "problem"),
     [
@@ -99,9 +103,7 @@ def test_what_3_3_2_lets_through_is_named_by_the_provider(
     if len(org_id) < 15:
         assert org.evaluate("e => e.validity.tooShort")  # the browser knows ...
     _save_button(page).click()
-    page.wait_for_timeout(1500)
-    stored = form_server.connection(conn_id)
-    assert stored is not None  # ... but 3.3.2 saves it (the input is not in a <form>)
+    stored = wait_for(lambda: form_server.connection(conn_id))  # ... but 3.3.2 saves it (the input is not in a <form>)
     extra = json.loads(stored["extra"])
     with pytest.raises(CredentialsInvalidError) as err:
         credentials_from_connection_fields(conn_id, extra, "3MVGkey", None, ProviderSettings())

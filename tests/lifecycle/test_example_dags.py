@@ -13,6 +13,8 @@ from airflow_provider_sf360.testing import config as world
 from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
 from tests.helpers.paths import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 DAGS = REPO_ROOT / "example_dags"
 
 

@@ -10,10 +10,14 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+import pytest
+
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.helpers.lifecycle import ConnFactory, hook_for, set_up_web_flow
+from tests.helpers.lifecycle import ConnFactory, actions_for, hook_for, set_up_web_flow
 from tests.lifecycle.parallel_worker import call_salesforce_for
+
+pytestmark = pytest.mark.slow
 
 SESSION_TIMEOUT = 2
 RUN_SECONDS = 8.0
@@ -47,4 +51,4 @@ def test_parallel_tasks_never_reuse_a_rotated_refresh_token(emulator: Salesforce
     assert calls > 100
     # About one renewal per session lifetime (renewed at 80 % of it), plus a small constant.
     assert refreshes <= elapsed / (SESSION_TIMEOUT * 0.8) + 3
-    assert hook_for(conn_id).test_access().ok
+    assert actions_for(conn_id).test_access().ok

@@ -1,4 +1,4 @@
-"""Issue 9: a request that consumes a refresh token is never abandoned and never re-sent blindly.
+"""A request that consumes a refresh token is never abandoned and never re-sent blindly.
 
 Against the emulator with rotation on; after each case we also check what Salesforce holds: reuse detections and
 family revocations (goal 0), live approvals. ``delay_after``/``drop_after`` let the emulator process the grant

@@ -18,7 +18,7 @@ from airflow_provider_sf360.operators.oauth import (
 )
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing import config as world
-from tests.helpers.lifecycle import ConnFactory
+from tests.helpers.lifecycle import ConnFactory, actions_for, set_up_web_flow
 
 CONTEXT: Any = {}  # the operators read nothing from the task context
 
@@ -53,7 +53,7 @@ def test_setup_operator_web_flow_needs_the_authorization_response(emulator: Sale
         SF360SetupOAuthOperator(task_id="setup", sf360_conn_id=conn_id).execute(CONTEXT)
     assert "token:authorization_code" not in emulator.request_counts()
 
-    redirect = emulator.authorize_headless(SF360Hook(conn_id).authorization_url())
+    redirect = emulator.authorize_headless(actions_for(conn_id).start_authorization())
     xcom = SF360SetupOAuthOperator(task_id="setup", sf360_conn_id=conn_id,
                                    authorization_response=redirect).execute(CONTEXT)
     assert xcom["ok"] and xcom["status"] == "active"
@@ -66,8 +66,7 @@ def test_test_access_operator(emulator: SalesforceEmulator, make_connection: Con
     conn_id = make_connection("authorization_code")
     with pytest.raises(AirflowFailException, match=r"(?i)set up"):  # permanent: no retries
         SF360TestAccessOperator(task_id="test", sf360_conn_id=conn_id).execute(CONTEXT)
-    hook = SF360Hook(conn_id)
-    hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+    set_up_web_flow(emulator, actions_for(conn_id))
     xcom = SF360TestAccessOperator(task_id="test", sf360_conn_id=conn_id).execute(CONTEXT)
     assert xcom["ok"] and xcom["username"] == world.DEFAULT_USERNAME and xcom["org_id"] == world.DEFAULT_ORG_ID
     assert emulator.request_counts()["rest"] >= 1
@@ -77,8 +76,7 @@ def test_test_access_operator(emulator: SalesforceEmulator, make_connection: Con
 def test_test_access_operator_fails_on_a_revoked_token(emulator: SalesforceEmulator,
                                                         make_connection: ConnFactory) -> None:
     conn_id = make_connection("authorization_code")
-    hook = SF360Hook(conn_id)
-    hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+    set_up_web_flow(emulator, actions_for(conn_id))
     emulator.revoke_user_tokens(world.DEFAULT_USER_ID)
     with pytest.raises(AirflowFailException, match=r"(?i)set up the OAuth token again"):
         SF360TestAccessOperator(task_id="test", sf360_conn_id=conn_id).execute(CONTEXT)
@@ -86,10 +84,9 @@ def test_test_access_operator_fails_on_a_revoked_token(emulator: SalesforceEmula
 
 def test_reset_operator_keeps_the_fields(emulator: SalesforceEmulator, make_connection: ConnFactory) -> None:
     conn_id = make_connection("authorization_code")
-    hook = SF360Hook(conn_id)
-    hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+    set_up_web_flow(emulator, actions_for(conn_id))
     assert _live_tokens(emulator) == (1, 1)
-    fields_before = hook.credentials.describe()
+    fields_before = SF360Hook(conn_id).credentials.describe()
 
     xcom = SF360ResetOAuthOperator(task_id="reset", sf360_conn_id=conn_id).execute(CONTEXT)
     assert xcom["ok"] and xcom["action"] == "reset"
@@ -100,7 +97,7 @@ def test_reset_operator_keeps_the_fields(emulator: SalesforceEmulator, make_conn
 
 def test_reset_operator_setup_again_rotates(emulator: SalesforceEmulator, make_connection: ConnFactory) -> None:
     conn_id = make_connection("jwt_bearer")
-    SF360Hook(conn_id).setup()
+    actions_for(conn_id).setup()
     first = SF360Hook(conn_id).lifecycle.store.load()
     xcom = SF360ResetOAuthOperator(task_id="rotate", sf360_conn_id=conn_id, setup_again=True).execute(CONTEXT)
     assert xcom["ok"] and xcom["status"] == "active"
@@ -112,8 +109,7 @@ def test_reset_operator_setup_again_rotates(emulator: SalesforceEmulator, make_c
 
 def test_delete_operator_revokes_and_removes(emulator: SalesforceEmulator, make_connection: ConnFactory) -> None:
     conn_id = make_connection("authorization_code")
-    hook = SF360Hook(conn_id)
-    hook.complete_authorization(emulator.authorize_headless(hook.authorization_url()))
+    set_up_web_flow(emulator, actions_for(conn_id))
     assert _live_tokens(emulator) == (1, 1)
 
     xcom = SF360DeleteOAuthOperator(task_id="delete", sf360_conn_id=conn_id).execute(CONTEXT)

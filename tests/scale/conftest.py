@@ -1,4 +1,4 @@
-"""The ``scale`` marker (the distributed run of issue 6) and the stack shared by its tests."""
+"""The stack shared by the distributed-run tests (marked ``scale``)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,6 @@ from scale.harness import postgres_bin_dir
 from scale.scenarios import World, copy_logs, scale_world
 
 REQUIRE = "SF360_REQUIRE_SCALE"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "scale: real distributed run (PostgreSQL, scheduler, dag-processor, api-server; Local or Celery)"
-    )
 
 
 def _int_env(name: str, default: int) -> int:

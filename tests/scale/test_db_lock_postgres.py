@@ -1,4 +1,4 @@
-"""Issue 9: the credential lock on a real PostgreSQL, held by one process and released when it is killed.
+"""The credential lock on a real PostgreSQL, held by one process and released when it is killed.
 
 Two server-side processes (standing for two hosts: each has its own TMPDIR, so no file lock is shared) renew the
 same rotating credential through Airflow's metadata DB on PostgreSQL. The first is inside its exclusive section,

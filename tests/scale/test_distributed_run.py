@@ -1,4 +1,4 @@
-"""Issue 6, real distributed run: 32 mapped tasks as separate Task SDK processes under the LocalExecutor.
+"""A real distributed run: 32 mapped tasks as separate Task SDK processes under the LocalExecutor.
 
 PostgreSQL metadata DB, ``airflow api-server``, ``scheduler`` and ``dag-processor``; every task calls the
 emulator through ``SF360Hook.get_conn()`` with refresh token rotation on and a 15 s session timeout. Figures are

@@ -16,6 +16,8 @@ import pytest
 
 from scale.tcp_proxy import TcpDelayProxy
 
+pytestmark = pytest.mark.scale
+
 
 class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -1,4 +1,4 @@
-"""Issue 9, CeleryExecutor run: two worker hosts, one rotating credential, a slow network and a late answer.
+"""The CeleryExecutor run: two worker hosts, one rotating credential, a slow network and a late answer.
 
 Redis (broker) and PostgreSQL (metadata DB, result backend) started by the test on loopback; api-server,
 scheduler, dag-processor and two ``airflow celery worker`` processes standing for two hosts (own Celery host

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials
+from airflow_provider_sf360.core.grants import client_credentials_grant
 from airflow_provider_sf360.core.hosts import ProviderSettings
 from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 from airflow_provider_sf360.core.retry import RetryPolicy
+from airflow_provider_sf360.core.token_state import TokenResponse
 from airflow_provider_sf360.testing.certs import CertBundle
 
 ORG18, USER18 = "00D5e000000AbCdEAK", "0055e000001XyZaAAK"
@@ -100,3 +102,8 @@ def signed_token_answer(base_url: str, keys: Secrets, **overrides: Any) -> dict[
         mac = hmac.new(keys.consumer_secret.encode(), signed, hashlib.sha256)
         data["signature"] = base64.b64encode(mac.digest()).decode()
     return data
+
+
+def client_credentials_token(oauth: SalesforceOAuthClient) -> TokenResponse:
+    """A client credentials grant through the provider's one grant path."""
+    return oauth.request_token(client_credentials_grant(oauth.credentials))

@@ -1,4 +1,4 @@
-"""Issue 10, Medium: the CLI's loopback receiver.
+"""The CLI's loopback receiver.
 
 Before the fix it bound only 127.0.0.1 (a listener on [::1] received the code and state of a ``localhost``
 callback), a ``http://[::1]:port`` callback never worked, one idle TCP connection kept ``--timeout 5`` running

@@ -1,4 +1,4 @@
-"""Issue 10, Medium: a 100 KB private key took 11 s to validate (quadratic PEM regex) and blocked the api-server.
+"""A 100 KB private key took 11 s to validate (quadratic PEM regex) and blocked the api-server.
 
 Every connection field now has a maximum length checked before anything reads it, and PEM is parsed with
 ``str.find`` (linear). Both sizes are refused in well under 100 ms with the provider's error naming the field.

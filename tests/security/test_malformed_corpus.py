@@ -19,7 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from airflow_provider_sf360.core.credentials import AuthFlow, credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import CredentialsInvalidError, SalesforceRequestError, SF360Error
+from airflow_provider_sf360.core.grants import client_credentials_grant
 from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
+from airflow_provider_sf360.core.renewal import TokenMinter
+from airflow_provider_sf360.core.token_state import TokenResponse
 from airflow_provider_sf360.testing.certs import CertBundle
 from tests.helpers.pem import BEGIN_KEY
 
@@ -130,14 +133,9 @@ def _answers(base: str, keys: Secrets) -> dict[str, Answer]:
         "access_token number": edited(access_token=42),
         "access_token empty": edited(access_token=""),
         "access_token 20 KB": edited(access_token="A" * 20_000),
-        "expires_in word": edited(expires_in="soon"),
-        "expires_in fraction": edited(expires_in=1.5),
-        "expires_in 50 digits": edited(expires_in="9" * 50),
         "instance_url list": edited(instance_url=[base]),
         "refresh_token object": edited(refresh_token={"value": "x"}),
         "scope number": edited(scope=5),
-        "signature missing": Answer.json({k: v for k, v in good.items() if k != "signature"}),
-        "signature null": edited(signature=None),
         "signature wrong": edited(signature="AAAA"),
         "signature not ASCII": edited(signature="\u00e9\u00e9\u00e9="),
         "list instead of object": Answer.json([good]),
@@ -156,17 +154,38 @@ def _answers(base: str, keys: Secrets) -> dict[str, Answer]:
 
 MALFORMED_ANSWERS = list(_answers("https://127.0.0.1:1", Secrets.new()))
 
-def _refresh(oauth: SalesforceOAuthClient, keys: Secrets) -> object:
-    """Through the renewal logic, which resolves an unreadable answer to a consuming grant (issue 9)."""
-    from airflow_provider_sf360.core.renewal import TokenMinter
 
-    return TokenMinter(oauth.credentials, oauth, session_timeout=7200).redeem_refresh_token(keys.refresh_token)
+def _tolerated_answers(base: str, keys: Secrets) -> dict[str, Answer]:
+    """Answers the provider accepts on purpose: documented shapes (the JWT bearer answer has no ``signature`` and
+    no ``issued_at``) and fields it never reads (Salesforce sends no ``expires_in``)."""
+    good = signed_token_answer(base, keys)
+
+    def edited(**changes: Any) -> Answer:
+        return Answer.json(signed_token_answer(base, keys, **changes))
+
+    unsigned = {k: v for k, v in good.items() if k != "signature"}
+    return {
+        "signature missing": Answer.json(unsigned),
+        "signature null": edited(signature=None),
+        "signature and issued_at missing": Answer.json({k: v for k, v in unsigned.items() if k != "issued_at"}),
+        "expires_in word": edited(expires_in="soon"),
+        "expires_in fraction": edited(expires_in=1.5),
+        "expires_in 50 digits": edited(expires_in="9" * 50),
+    }
+
+
+TOLERATED_ANSWERS = list(_tolerated_answers("https://127.0.0.1:1", Secrets.new()))
+
+def _minter(oauth: SalesforceOAuthClient) -> TokenMinter:
+    """The renewal logic, which resolves an unreadable answer to a consuming grant (a code, a refresh token)."""
+    return TokenMinter(oauth.credentials, oauth, session_timeout=7200)
 
 
 GRANTS: dict[str, Callable[[SalesforceOAuthClient, Secrets], object]] = {
-    "client credentials (plain POST)": lambda c, k: c.client_credentials(),
-    "refresh token (requests-oauthlib, via renewal)": _refresh,
-    "code exchange (requests-oauthlib)": lambda c, k: c.exchange_code(k.code, k.verifier, "http://localhost:1717/cb"),
+    "client credentials": lambda c, k: c.request_token(client_credentials_grant(c.credentials)),
+    "refresh token (via renewal)": lambda c, k: _minter(c).redeem_refresh_token(k.refresh_token),
+    "code exchange (via the minter)": lambda c, k: _minter(c).exchange_code(k.code, k.verifier,
+                                                                             "http://localhost:1717/cb"),
 }
 
 
@@ -206,10 +225,30 @@ def test_malformed_token_answers(
         assert "malformed" in message or "signature" in message, message
 
 
+@pytest.mark.parametrize("case", TOLERATED_ANSWERS)
+@pytest.mark.parametrize("grant", list(GRANTS))
+def test_tolerated_token_answers_give_the_token(
+    case: str, grant: str, salesforce: RecordingServer, answer_box: dict[str, Answer], trusted_tls: CertBundle,
+) -> None:
+    """A missing signature is accepted (a wrong one is refused, above); a missing issued_at is the receive time."""
+    keys = Secrets.new()
+    answer_box["now"] = _tolerated_answers(salesforce.base_url, keys)[case]
+    masked: list[str] = []
+    oauth = client(credentials(salesforce.base_url, keys, AuthFlow.CLIENT_CREDENTIALS), trusted_tls, masked)
+    before = time.time()
+    token = GRANTS[grant](oauth, keys)
+    assert isinstance(token, TokenResponse)
+    assert token.access_token == keys.access_token and keys.access_token in masked
+    assert token.org_and_user == (ORG18, USER18)
+    assert before - 3600 <= token.issued_at <= time.time() + 1
+    assert "None" not in masked
+
+
 def test_a_good_answer_still_works(salesforce: RecordingServer, answer_box: dict[str, Answer],
                                    trusted_tls: CertBundle) -> None:
     keys = Secrets.new()
     answer_box["now"] = Answer.json(signed_token_answer(salesforce.base_url, keys, refresh_token=None))
-    token = client(credentials(salesforce.base_url, keys), trusted_tls).client_credentials()
+    oauth = client(credentials(salesforce.base_url, keys), trusted_tls)
+    token = oauth.request_token(client_credentials_grant(oauth.credentials))
     assert token.access_token == keys.access_token and token.refresh_token is None and token.scope
     assert token.org_and_user == (ORG18, USER18)

@@ -22,12 +22,16 @@ pytestmark = pytest.mark.timeout(120)
 CASES: dict[str, Callable[[str, Secrets], Answer]] = {
     "access_token null": lambda base, keys: Answer.json(signed_token_answer(base, keys, access_token=None)),
     "numeric id": lambda base, keys: Answer.json(signed_token_answer(base, keys, id=7)),
-    "no signature": lambda base, keys: Answer.json(
-        {k: v for k, v in signed_token_answer(base, keys).items() if k != "signature"}),
     "huge issued_at": lambda base, keys: Answer.json(signed_token_answer(base, keys, issued_at="9" * 300)),
-    "expires_in word": lambda base, keys: Answer.json(signed_token_answer(base, keys, expires_in="soon")),
     "a list": lambda base, keys: Answer.json([signed_token_answer(base, keys)]),
     "redirect": lambda base, keys: Answer.redirect("http://127.0.0.1:9/steal", 307),
+    "wrong signature": lambda base, keys: Answer.json(signed_token_answer(base, keys, signature="AAAA")),
+}
+# Documented shapes the provider accepts: a missing signature (it is checked when sent), a field it never reads.
+TOLERATED: dict[str, Callable[[str, Secrets], Answer]] = {
+    "no signature": lambda base, keys: Answer.json(
+        {k: v for k, v in signed_token_answer(base, keys).items() if k != "signature"}),
+    "expires_in word": lambda base, keys: Answer.json(signed_token_answer(base, keys, expires_in="soon")),
 }
 
 
@@ -48,6 +52,9 @@ def connection(airflow_db: Path, salesforce: RecordingServer) -> Iterator[tuple[
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
+    from tests.helpers.lifecycle import delete_sf360_variables
+
+    delete_sf360_variables()
     conn_id, keys = "sf360_security_malformed", Secrets.new()
     extra = {"org_id": ORG18, "user_id": USER18, "auth_flow": "client_credentials", "login_url": salesforce.base_url}
     with create_session() as session:
@@ -57,6 +64,7 @@ def connection(airflow_db: Path, salesforce: RecordingServer) -> Iterator[tuple[
     yield conn_id, keys
     with create_session() as session:
         session.execute(delete(Connection).where(Connection.conn_id == conn_id))
+    delete_sf360_variables()
 
 
 def _token_variables() -> list[str]:
@@ -74,14 +82,17 @@ def test_malformed_answer_stores_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service.actions import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog
 
     conn_id, keys = connection
     box["answer"] = CASES[case](salesforce.base_url, keys)
     before = _token_variables()
     hook = SF360Hook(conn_id, auto_setup=False)
+    actions = SF360Actions(conn_id, audit=AirflowAuditLog.for_user("security-test", "cli"), hook=hook)
     outcome: Any
     try:
-        outcome = hook.setup(set_up_by="security-test")
+        outcome = actions.setup()
     except SF360Error as error:  # the provider's own error type is fine; anything else fails the test
         outcome = error
     if not isinstance(outcome, SF360Error):
@@ -93,3 +104,25 @@ def test_malformed_answer_stores_nothing(
     assert hook.status()["status"] == "not_set_up"
     assert not keys.leaked_in((message + capsys.readouterr().out).encode())
 
+
+
+@pytest.mark.parametrize("case", list(TOLERATED))
+def test_tolerated_answer_is_stored(
+    case: str, connection: tuple[str, Secrets], salesforce: RecordingServer, box: dict[str, Answer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.service.actions import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog
+
+    conn_id, keys = connection
+    box["answer"] = TOLERATED[case](salesforce.base_url, keys)
+    assert _token_variables() == []
+    hook = SF360Hook(conn_id, auto_setup=False)
+    result = SF360Actions(conn_id, audit=AirflowAuditLog.for_user("security-test", "cli"), hook=hook).setup()
+    assert result.ok and result.status == "active", result
+    assert _token_variables() == [f"sf360_token__{conn_id}"]
+    stored = hook.lifecycle.store.load()
+    assert stored is not None and stored.access_token == keys.access_token
+    assert stored.set_up_by == "security-test"
+    assert not keys.leaked_in((result.message + str(result.details) + capsys.readouterr().out).encode())

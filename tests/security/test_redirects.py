@@ -1,4 +1,4 @@
-"""Issue 10, Medium: redirects skip the allow-list.
+"""Redirects skip the allow-list.
 
 Before the fix a 307 from the token endpoint made the client re-post ``client_secret`` and ``refresh_token``
 to a plain-http host, and a Bulk redirect forwarded ``X-SFDC-Session``. OAuth calls now never follow a
@@ -15,12 +15,13 @@ import pytest
 
 from airflow_provider_sf360.core.credentials import AuthFlow
 from airflow_provider_sf360.core.errors import SalesforceRequestError, SF360Error, UntrustedHostError
+from airflow_provider_sf360.core.grants import client_credentials_grant, code_grant, jwt_grant, refresh_grant
 from airflow_provider_sf360.core.oauth_client import SalesforceOAuthClient
 from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
 from airflow_provider_sf360.testing.certs import CertBundle
 
 from .fake_servers import Answer, RecordingServer, always, recording_server, tls, trusted_tls  # noqa: F401
-from .secrets_kit import ORG18, SETTINGS, USER18, Secrets, client, credentials
+from .secrets_kit import ORG18, SETTINGS, USER18, Secrets, client, client_credentials_token, credentials
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,11 +40,11 @@ def other_port_sink(trusted_tls: CertBundle) -> Iterator[RecordingServer]:
 
 def _oauth_calls(keys: Secrets) -> dict[str, Callable[[SalesforceOAuthClient], object]]:
     return {
-        "client_credentials": lambda c: c.client_credentials(),
-        "jwt_bearer": lambda c: c.jwt_bearer(),
-        "refresh_token (OAuth2Session)": lambda c: c.redeem_refresh_token(keys.refresh_token),
-        "code exchange (OAuth2Session)": lambda c: c.exchange_code(
-            keys.code, keys.verifier, "http://localhost:1717/OauthRedirect"
+        "client_credentials": lambda c: c.request_token(client_credentials_grant(c.credentials)),
+        "jwt_bearer": lambda c: c.request_token(jwt_grant(c.credentials)),
+        "refresh_token": lambda c: c.request_token(refresh_grant(c.credentials, keys.refresh_token)),
+        "code exchange": lambda c: c.request_token(
+            code_grant(c.credentials, keys.code, keys.verifier, "http://localhost:1717/OauthRedirect")
         ),
         "introspect": lambda c: c.introspect_active(keys.refresh_token),
         "revoke": lambda c: c.revoke(keys.refresh_token, c.credentials.login_url),
@@ -78,7 +79,7 @@ def test_a_redirect_is_a_permanent_error_that_names_the_fix(trusted_tls: CertBun
     keys = Secrets.new()
     redirect = always(Answer.redirect("http://evil.test/token", 302))
     with recording_server(redirect, tls=trusted_tls) as salesforce, pytest.raises(SalesforceRequestError) as err:
-        client(credentials(salesforce.base_url, keys), trusted_tls).client_credentials()
+        client_credentials_token(client(credentials(salesforce.base_url, keys), trusted_tls))
     message = str(err.value)
     assert "never follow redirects" in message and "'evil.test'" in message and "Login URL" in message
     assert err.value.permanent

@@ -1,4 +1,4 @@
-"""Issue 10: what the store writes and waits on cannot be turned against it.
+"""What the store writes and waits on cannot be turned against it.
 
 Lock files live in a private directory this user created (a planted symlink, another owner or loose permissions
 are refused), are opened without following links, and every wait has a deadline. Tokens are never stored without
@@ -20,7 +20,7 @@ import pytest
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError, TokensUnencryptedError
 from airflow_provider_sf360.store.locks import HostLock, LockDirectoryError, lock_directory
 from airflow_provider_sf360.testing import SalesforceEmulator
-from tests.helpers.lifecycle import ConnFactory, hook_for
+from tests.helpers.lifecycle import ConnFactory, actions_for
 
 
 @pytest.fixture
@@ -107,14 +107,14 @@ def test_tokens_are_not_stored_without_a_fernet_key(
     emulator: SalesforceEmulator, make_connection: ConnFactory, no_fernet_key: object,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    hook = hook_for(make_connection("jwt_bearer"))
+    actions = actions_for(make_connection("jwt_bearer"))
     with pytest.raises(TokensUnencryptedError, match="fernet_key"):
-        hook.setup()
-    assert hook.lifecycle.store.load() is None
+        actions.setup()
+    assert actions.hook.lifecycle.store.load() is None
     assert emulator.request_counts().get("token", 0) == 0  # refused before asking: no token left alive
     assert emulator.holdings()["by_user_app"] == []
     monkeypatch.setenv("AIRFLOW__SF360__ALLOW_UNENCRYPTED_TOKENS", "True")  # the documented override
-    assert hook_for(hook.sf360_conn_id).setup().ok
+    assert actions_for(actions.conn_id).setup().ok
 
 
 def test_abandoned_sign_ins_leave_no_pkce_verifier(
@@ -131,16 +131,16 @@ def test_abandoned_sign_ins_leave_no_pkce_verifier(
         with create_session() as session:
             return list(session.scalars(select(Variable.key).where(Variable.key.startswith(PENDING_PREFIX))))
 
-    hook = hook_for(make_connection("authorization_code"))
-    hook.authorization_url()
-    hook.authorization_url()
+    actions = actions_for(make_connection("authorization_code"))
+    actions.start_authorization()
+    actions.start_authorization()
     assert len(pending_keys()) == 2
     # One sign-in is older than the authorization code's lifetime: the next one sweeps it.
     stale_key = pending_keys()[0]
     stale = json.loads(Variable.get(stale_key))
     Variable.set(stale_key, json.dumps({**stale, "expires_at": time.time() - 1}))
-    hook.authorization_url()
+    actions.start_authorization()
     assert stale_key not in pending_keys() and len(pending_keys()) == 2
-    assert isinstance(hook.lifecycle.store, VariableTokenStore)
-    hook.delete()  # delete forgets this credential's unfinished sign-ins too
+    assert isinstance(actions.hook.lifecycle.store, VariableTokenStore)
+    actions.delete()  # delete forgets this credential's unfinished sign-ins too
     assert pending_keys() == []

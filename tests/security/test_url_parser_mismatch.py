@@ -1,4 +1,4 @@
-"""Issue 10, High: a URL that carries a secret is judged by the parser that sends it.
+"""A URL that carries a secret is judged by the parser that sends it.
 
 Before the fix ``https://127.0.0.1:8443\\@acme.my.salesforce.com`` passed as a My Domain (``urlsplit`` reads
 the host after the ``@``) while urllib3 connected to 127.0.0.1:8443, and ``https://evil.test\\.login...``
@@ -17,12 +17,22 @@ from urllib3.util import parse_url
 
 from airflow_provider_sf360.core.credentials import AuthFlow, credentials_from_connection_fields
 from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error, UntrustedHostError
+from airflow_provider_sf360.core.grants import client_credentials_grant, code_grant, jwt_grant, refresh_grant
 from airflow_provider_sf360.core.hosts import url_problem
 from airflow_provider_sf360.core.salesforce_session import RenewingSalesforceSession
 from airflow_provider_sf360.testing.certs import CertBundle
 
 from .fake_servers import Answer, RecordingServer, always, recording_server, tls, trusted_tls  # noqa: F401
-from .secrets_kit import ORG18, SETTINGS, USER18, Secrets, client, credentials, signed_token_answer
+from .secrets_kit import (
+    ORG18,
+    SETTINGS,
+    USER18,
+    Secrets,
+    client,
+    client_credentials_token,
+    credentials,
+    signed_token_answer,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -85,10 +95,12 @@ def test_login_url_field_is_refused_naming_the_field(attacker: RecordingServer) 
 
 def _grants(keys: Secrets, jwt_pem: str) -> dict[str, Callable[..., object]]:
     return {
-        "client_credentials": lambda c: c.client_credentials(),
-        "jwt_bearer": lambda c: c.jwt_bearer(),
-        "refresh_token": lambda c: c.redeem_refresh_token(keys.refresh_token),
-        "code_exchange": lambda c: c.exchange_code(keys.code, keys.verifier, "http://localhost:1717/OauthRedirect"),
+        "client_credentials": lambda c: c.request_token(client_credentials_grant(c.credentials)),
+        "jwt_bearer": lambda c: c.request_token(jwt_grant(c.credentials)),
+        "refresh_token": lambda c: c.request_token(refresh_grant(c.credentials, keys.refresh_token)),
+        "code_exchange": lambda c: c.request_token(
+            code_grant(c.credentials, keys.code, keys.verifier, "http://localhost:1717/OauthRedirect")
+        ),
         "revoke": lambda c: c.revoke(keys.refresh_token, c.credentials.login_url),
         "introspect": lambda c: c.introspect_active(keys.refresh_token),
         "identity": lambda c: c.identity(keys.access_token, f"{c.credentials.login_url}/id/{ORG18}/{USER18}"),
@@ -121,7 +133,7 @@ def test_hostile_urls_in_salesforce_answer_are_refused(
             return Answer.json(signed_token_answer(server.base_url, keys, **{field: value}))
 
         with recording_server(salesforce, tls=trusted_tls) as server, pytest.raises(SF360Error) as err:
-            client(credentials(server.base_url, keys), trusted_tls).client_credentials()
+            client_credentials_token(client(credentials(server.base_url, keys), trusted_tls))
         assert isinstance(err.value, UntrustedHostError), (hostile, err.value)
         assert ("instance URL" if field == "instance_url" else "identity URL") in str(err.value)
     assert attacker.request_count() == 0
@@ -173,7 +185,8 @@ def test_url_problem_messages_name_the_reason() -> None:
         "http://acme.my.salesforce.com": "must start with https://",
         "https://": "no host name",
         "https://acme.my.salesforce.com#x": "fragment",
-        "https://evil.test": "is not a Salesforce host",
+        "https://evil.test": "is not a Salesforce login or My Domain host",
+        "https://acme.my.site.com": "is not a Salesforce login or My Domain host",
     }
     for url, reason in reasons.items():
         assert reason in (url_problem(url, SETTINGS) or ""), url

@@ -22,7 +22,8 @@ from urllib3.util import parse_url
 
 from airflow_provider_sf360.core.errors import UntrustedHostError
 from airflow_provider_sf360.core.hosts import (
-    SALESFORCE_DOMAINS,
+    MY_DOMAIN_SUFFIXES,
+    SALESFORCE_LOGIN_HOSTS,
     ProviderSettings,
     check_trusted_url,
     is_allowed_host,
@@ -155,14 +156,26 @@ def test_mostly_valid_urls_are_refused_or_judged_alike(scheme: str, host: str, p
 
 @settings(max_examples=2000, deadline=None, database=None)
 @given(
-    st.lists(st.text(alphabet="abcxyz019-", min_size=0, max_size=5), min_size=1, max_size=5),
-    st.sampled_from([*SALESFORCE_DOMAINS, "evil.test", "salesforce.com.evil.test", "sf-proxy.example.com"]),
+    st.lists(st.text(alphabet="abcxyz019-", min_size=1, max_size=5), min_size=0, max_size=5),
+    st.sampled_from([
+        *SALESFORCE_LOGIN_HOSTS, *(suffix.lstrip(".") for suffix in MY_DOMAIN_SUFFIXES), "salesforce.com",
+        "force.com", "my.site.com", "salesforce-sites.com", "cloudforce.com", "salesforce.mil", "evil.test",
+        "salesforce.com.evil.test", "sf-proxy.example.com",
+    ]),
+    st.booleans(),
     st.booleans(),
 )
-def test_host_allow_list_matches_whole_labels(labels: list[str], domain: str, trailing_dot: bool) -> None:
+def test_host_allow_list_matches_whole_labels(labels: list[str], domain: str, trailing_dot: bool,
+                                              upper: bool) -> None:
+    """Secrets go only to the two login hosts, My Domain hosts (``<name>.my.salesforce.com|mil``) and listed hosts:
+    never Sites or Experience Cloud hosts, never a host that merely ends with the same letters."""
     host = ".".join([*labels, domain]) + ("." if trailing_dot else "")
+    host = host.upper() if upper else host
     parts = host.lower().rstrip(".").split(".")
-    oracle = any(parts[-len(d.split(".")):] == d.split(".") for d in SALESFORCE_DOMAINS) or (
-        len(parts) > 3 and parts[-3:] == ["sf-proxy", "example", "com"]
+    my_domains = [suffix.lstrip(".").split(".") for suffix in MY_DOMAIN_SUFFIXES]
+    oracle = (
+        ".".join(parts) in SALESFORCE_LOGIN_HOSTS
+        or (len(parts) > 3 and parts[-3:] in my_domains)
+        or (len(parts) > 3 and parts[-3:] == ["sf-proxy", "example", "com"])
     )
     assert is_allowed_host(host, SETTINGS) == oracle, host

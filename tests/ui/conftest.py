@@ -98,11 +98,14 @@ def make_connection(api_server: ApiServer, emu: SalesforceEmulator) -> Iterator[
 
 
 def _delete_token(conn_id: str) -> None:
-    """Remove any stored token state so that tests stay independent (best effort)."""
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    """Revoke and remove any stored token state so that tests stay independent (best effort)."""
+    from airflow.exceptions import AirflowNotFoundException
 
-    with contextlib.suppress(Exception):
-        SF360Hook(conn_id).delete()
+    from airflow_provider_sf360.exceptions import SF360Error
+    from airflow_provider_sf360.service.actions import SF360Actions
+
+    with contextlib.suppress(SF360Error, AirflowNotFoundException):
+        SF360Actions(conn_id).delete()
 
 
 # ------------------------------------------------------------------ browser

@@ -8,6 +8,10 @@ from typing import Any
 
 import requests
 
+from tests.helpers.waiting import wait_for
+
+__all__ = ["csrf_of", "event_logs", "extra_of", "forget_token_state", "set_up_headless", "wait_for"]
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -18,26 +22,24 @@ def csrf_of(html: str) -> str:
 
 
 def set_up_headless(emu: Any, callback_url: str, conn_id: str) -> None:
-    """A stored token for ``conn_id`` through the hook and the emulator's headless consent."""
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    """A stored token for ``conn_id`` through the action service and the emulator's headless consent."""
+    from airflow_provider_sf360.service.actions import SF360Actions
+    from airflow_provider_sf360.service.audit import AirflowAuditLog
 
-    hook = SF360Hook(conn_id)
-    url = hook.authorization_url(redirect_uri=callback_url)
-    assert hook.complete_authorization(emu.authorize_headless(url), set_up_by="test").ok
+    actions = SF360Actions(conn_id, audit=AirflowAuditLog.for_user("test", "cli"))
+    url = actions.start_authorization(redirect_uri=callback_url)
+    assert actions.complete_authorization(emu.authorize_headless(url)).ok
 
 
 def forget_token_state(conn_id: str) -> None:
-    """Revoke and remove any token stored for ``conn_id``'s credential (shared by the default test connections)."""
-    import contextlib
-
+    """Revoke and remove any token stored for ``conn_id`` (and a link it holds to another connection's token)."""
     from airflow.models.variable import Variable
 
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+    from airflow_provider_sf360.core.state_keys import token_key
+    from airflow_provider_sf360.service.actions import SF360Actions
 
-    hook = SF360Hook(conn_id)
-    with contextlib.suppress(Exception):
-        hook.delete()
-    Variable.delete(hook.credentials.state_key)
+    SF360Actions(conn_id).delete()
+    Variable.delete(token_key(conn_id))
 
 
 def event_logs(api_url: str, admin_token: str, event: str, conn_id: str, wait: float = 10.0) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ from airflow_provider_sf360.testing import DEFAULT_ORG_ID, DEFAULT_USER_ID, DEFA
 from tests.helpers.api_server import ApiServer
 from tests.helpers.connections import ConnFactory, stored_connection
 
-pytestmark = pytest.mark.timeout(240)
+from .fleet_helpers import set_up_headless
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def _row(page: Any, conn_id: str) -> Any:
@@ -78,8 +80,9 @@ def _check_connection_form(page: Any, api_server: ApiServer, artifacts_dir: Path
     for label, value in (("Salesforce Org ID", DEFAULT_ORG_ID), ("Salesforce User ID", DEFAULT_USER_ID)):
         caption = page.locator("label").filter(has_text=re.compile(f"^{label}")).first
         caption.locator("xpath=ancestor::*[.//input][1]").locator("input").first.fill(value)
-    page.wait_for_timeout(500)  # let the accordion animation finish
-    page.screenshot(path=str(artifacts_dir / "connection-form.png"), full_page=True)  # README: docs/img copies
+    # animations="disabled" finishes the accordion's animation first (no fixed wait)
+    page.screenshot(path=str(artifacts_dir / "connection-form.png"), full_page=True,  # README: docs/img copies
+                    animations="disabled")
 
 
 def test_round_trip(
@@ -192,11 +195,7 @@ def test_test_button_of_connection_form(
     admin_page: Any, api_server: ApiServer, make_connection: ConnFactory, emu: SalesforceEmulator
 ) -> None:
     conn_id = make_connection("sf360_ui_testbtn")
-    from airflow_provider_sf360.hooks.sf360 import SF360Hook
-
-    hook = SF360Hook(conn_id)
-    url = hook.authorization_url(redirect_uri=api_server.callback_url())
-    assert hook.complete_authorization(emu.authorize_headless(url), set_up_by="test").ok
+    set_up_headless(emu, api_server.callback_url(), conn_id)
 
     page = admin_page
     page.goto(f"{api_server.url}/connections")

@@ -14,7 +14,7 @@ from airflow_provider_sf360.testing import DEFAULT_USERNAME
 
 from .fleet_helpers import forget_token_state, set_up_headless
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 VIEWPORT = {"width": 1280, "height": 800}
 FRAME = 'iframe[title="Salesforce 360"]'
 
@@ -83,12 +83,16 @@ def test_fleet_search_filter_sort_bulk_test_keyboard_and_dark_mode(
     ui_page: Any, api_server: Any, make_connection: Any, emu: Any, artifacts_dir: Path
 ) -> None:
     from airflow_provider_sf360.core.ids import to18
+    from airflow_provider_sf360.service import SF360Actions
 
-    # Three connections of the emulator's user (one shared token) and fifteen of other orgs, not set up.
+    # Three connections of the emulator's user (one token, shared explicitly with the other two) and fifteen of
+    # other orgs, not set up.
     ids = [make_connection(f"sf360_uif_bulk_{index:02d}") for index in range(3)]
     ids += [make_connection(f"sf360_uif_bulk_{index:02d}", org_id=to18(f"00D5e000000Zz{index:02d}"),
                             user_id=to18(f"0055e000001Zz{index:02d}")) for index in range(3, 18)]
     set_up_headless(emu, api_server.callback_url(), ids[0])
+    for shared in ids[1:3]:
+        assert SF360Actions(ids[0]).share_with(shared).ok
     make_connection("sf360_uif_broken", org_id="not-an-org-id")
     page = ui_page
     frame = _open_from_navigation(page, api_server)

@@ -12,9 +12,9 @@ import requests
 
 from airflow_provider_sf360.testing import DEFAULT_CONSUMER_SECRET, DEFAULT_ORG_ID, DEFAULT_USER_ID
 
-from .fleet_helpers import csrf_of, event_logs, extra_of, set_up_headless
+from .fleet_helpers import csrf_of, event_logs, extra_of, set_up_headless, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def test_pages_refuse_framing_by_other_origins(api_server: Any, make_connection: Any) -> None:
@@ -29,6 +29,7 @@ def test_pages_refuse_framing_by_other_origins(api_server: Any, make_connection:
 
 
 def test_callback_with_trailing_slash_never_logs_the_code(api_server: Any, make_connection: Any) -> None:
+    logged = api_server.log_path.read_text().count("/sf360/callback/")
     anon = api_server.session(None)
     answer = anon.get(f"{api_server.url}/sf360/callback/?code=slash-anon-code&state=x", allow_redirects=False,
                       timeout=30)
@@ -36,9 +37,8 @@ def test_callback_with_trailing_slash_never_logs_the_code(api_server: Any, make_
     admin = api_server.session("admin")
     back = admin.get(f"{api_server.url}/sf360/callback/?code=slash-admin-code&state=forged", timeout=30)
     assert back.status_code == 200 and "Setup refused" in back.text
-    time.sleep(0.5)
-    log = api_server.log_path.read_text()
-    assert "/sf360/callback/" in log
+    # both requests are in the access log (written after the answers): then nothing logged the codes
+    log = wait_for(lambda: (text := api_server.log_path.read_text()).count("/sf360/callback/") >= logged + 2 and text)
     assert "slash-anon-code" not in log and "slash-admin-code" not in log
 
 
@@ -46,11 +46,15 @@ def test_csrf_token_of_another_session_is_refused(api_server: Any, make_connecti
     make_connection("sf360_fleet_csrf")
     admin = api_server.session("admin")
     token = csrf_of(admin.get(f"{api_server.url}/sf360/", timeout=30).text)
-    time.sleep(1.1)  # a new sign-in of the same user: another JWT
-    fresh = requests.post(f"{api_server.url}/auth/token",
-                          json={"username": "admin", "password": api_server.passwords["admin"]}, timeout=30)
+
+    def new_sign_in() -> str | None:  # a new sign-in of the same user: another JWT (its iat moves each second)
+        fresh = requests.post(f"{api_server.url}/auth/token",
+                              json={"username": "admin", "password": api_server.passwords["admin"]}, timeout=30)
+        jwt = fresh.json()["access_token"]
+        return jwt if jwt != admin.cookies.get("_token") else None
+
     other = requests.Session()
-    other.cookies.set("_token", fresh.json()["access_token"], domain="127.0.0.1", path="/")
+    other.cookies.set("_token", wait_for(new_sign_in, interval=0.1), domain="127.0.0.1", path="/")
     answer = other.post(f"{api_server.url}/sf360/connections/sf360_fleet_csrf/test",
                         data={"csrf_token": token}, allow_redirects=False, timeout=30)
     assert answer.status_code == 403
@@ -71,14 +75,25 @@ def test_callback_url_follows_base_url_not_the_host_header(api_server: Any, make
 def test_shared_credentials_are_named_on_the_page_and_in_confirmations(
     api_server: Any, make_connection: Any, emu: Any
 ) -> None:
+    """Identical fields share nothing by themselves; an explicit share (``sf360 share``) is named on both rows and
+    in the reset and delete confirmations of both connections."""
+    from airflow_provider_sf360.cli.main import main
+
     make_connection("sf360_fleet_share_a")
     make_connection("sf360_fleet_share_b")
+    set_up_headless(emu, api_server.callback_url(), "sf360_fleet_share_a")
     admin = api_server.session("admin")
     page = admin.get(f"{api_server.url}/sf360/", timeout=30).text
-    assert "shared with sf360_fleet_share_b" in page and "shared with sf360_fleet_share_a" in page
+    assert "shared with" not in page and "token of sf360_fleet_share_a" not in page  # a copy reaches nothing
+    assert main(["share", "sf360_fleet_share_a", "sf360_fleet_share_b", "--json"]) == 0
+    page = admin.get(f"{api_server.url}/sf360/", timeout=30).text
+    assert "shared with sf360_fleet_share_b" in page and "token of sf360_fleet_share_a" in page
+    assert "shared with sf360_fleet_share_a" not in page
     for action in ("reset", "delete"):
         confirm = admin.get(f"{api_server.url}/sf360/connections/sf360_fleet_share_a/{action}/confirm", timeout=30)
         assert "The token is shared with sf360_fleet_share_b" in confirm.text, action
+        confirm = admin.get(f"{api_server.url}/sf360/connections/sf360_fleet_share_b/{action}/confirm", timeout=30)
+        assert "This connection uses the OAuth token of\nsf360_fleet_share_a" in confirm.text, action
 
 
 def test_orphaned_token_state_is_listed_and_pruned(api_server: Any, make_connection: Any, emu: Any) -> None:

@@ -25,7 +25,7 @@ from airflow_provider_sf360.testing.api_server import running_api_server
 
 from .fleet_helpers import csrf_of
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 TEAM_CONNECTIONS = {"sf360_team_a_conn": "team_a", "sf360_team_b_conn": "team_b"}
 
 
