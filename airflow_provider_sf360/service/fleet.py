@@ -33,8 +33,6 @@ def revoke_stored_tokens(raw: str | None) -> str:
 
     :param raw: the token Variable's value (a state, a link, or unreadable).
     """
-    from airflow_provider_sf360.core.oauth_client import revoke_token  # requests, oauthlib: not at DAG parse time
-
     try:
         stored = read_stored(raw or "")
     except SF360Error:
