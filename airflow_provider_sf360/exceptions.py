@@ -19,6 +19,7 @@ from airflow_provider_sf360.core import errors as core_errors
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
 
 __all__ = [
+    "ApiServerUnknownError",
     "AuthorizationDeniedError",
     "ClientRejectedError",
     "CredentialsInvalidError",
@@ -87,6 +88,10 @@ class RenewalRefusedError(core_errors.RenewalRefusedError, AirflowFailException)
     """The api-server refused to renew the token for this task; no retries."""
 
 
+class ApiServerUnknownError(core_errors.ApiServerUnknownError, AirflowFailException):
+    """The task cannot reach the provider's API on the api-server (see ``[sf360] api_server_url``); no retries."""
+
+
 class TokensUnencryptedError(core_errors.TokensUnencryptedError, AirflowFailException):
     """Airflow has no Fernet key, so the provider refuses to store tokens; no retries."""
 
@@ -109,6 +114,7 @@ AIRFLOW_CLASSES: dict[type[SF360Error], type[SF360Error]] = {
     core_errors.RefreshOutcomeUnknownError: RefreshOutcomeUnknownError,
     core_errors.RenewalRefusedError: RenewalRefusedError,
     core_errors.TokensUnencryptedError: TokensUnencryptedError,
+    core_errors.ApiServerUnknownError: ApiServerUnknownError,
     core_errors.TokenStateUnreadableError: TokenStateUnreadableError,
 }
 """Each permanent core error class -> the class of the same name above, which Airflow does not retry."""

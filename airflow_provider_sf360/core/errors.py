@@ -100,6 +100,14 @@ class RenewalRefusedError(SF360Error):
     reason = "renewal_refused"
 
 
+class ApiServerUnknownError(SF360Error):
+    """A task cannot reach the provider's API on the api-server: no address is configured, or the configured
+    server has no sf360 routes (an execution-only api-server, one without the provider) or answers something
+    that is not the provider's JSON. Only a change of configuration fixes it, so it is never retried."""
+
+    reason = "api_server_unknown"
+
+
 class TokensUnencryptedError(SF360Error):
     """Airflow has no Fernet key, so tokens would be stored in plain text; the provider refuses to store them."""
 

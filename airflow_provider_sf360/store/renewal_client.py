@@ -4,7 +4,9 @@ Tasks have no metadata database in Airflow 3 and Variables have no compare-and-s
 a refresh token itself (outside ``dag.test()``). It queues behind the other tasks of its host, re-reads the
 token, and only then asks the api-server (``POST /sf360/api/renew``), proving that it holds the refresh token
 it wants replaced (``core/proof.py``). The answer holds no secret: the task reads the renewed token from its
-Variable afterwards. An unreachable api-server fails the task retryably; nothing is redeemed.
+Variable afterwards. An unreachable api-server fails the task retryably; nothing is redeemed. A wrong wiring (no
+api-server address, a server without the sf360 routes, a redirect, an answer that is not the provider's JSON)
+fails it at once with one permanent message that says which setting to change.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 
 from airflow_provider_sf360.core.errors import (
+    ApiServerUnknownError,
     RenewalRefusedError,
     SalesforceUnreachableError,
     SF360Error,
@@ -61,6 +64,8 @@ class ApiServerRenewer:
     def _ask_api_server(self, state: TokenState | None, stale_access_token: str | None) -> TokenState:
         for _ in range(2):  # a second round only after another host renewed between our read and our request
             answer = post_json(RENEW_PATH, self._request(state, stale_access_token))
+            if (wrong := wiring_error(answer, self.minter.credentials.conn_id)) is not None:
+                raise wrong
             fresh = self.store.load()
             if answer.status == 200:
                 return self._renewed(fresh)
@@ -111,12 +116,41 @@ class ApiServerRenewer:
                 f"The api-server refused to renew the token of connection {conn_id!r}: this task's copy of the "
                 "refresh token does not match the stored one. Set up the OAuth token again if this repeats."
             )
-        if answer.status == 404:
-            return RenewalRefusedError(
-                f"The api-server has no sf360 renewal route (HTTP 404): install airflow-provider-sf360 on the "
-                f"api-server too (its plugin renews tokens for tasks), then retry. Connection {conn_id!r}."
-            )
         return SalesforceUnreachableError(
             f"The api-server answered HTTP {answer.status} to the renewal of connection {conn_id!r}; nothing was "
             "redeemed. The task can be retried."
         )
+
+
+SET_API_SERVER_URL = (
+    "Set [sf360] api_server_url (AIRFLOW__SF360__API_SERVER_URL) on the workers to the base URL of the api-server "
+    "that runs the core API (UI) with airflow-provider-sf360 installed."
+)
+
+
+def wiring_error(answer: PluginApiAnswer, conn_id: str) -> ApiServerUnknownError | None:
+    """The permanent error for an answer that did not come from the provider's renewal route, else None."""
+    if answer.body.get("reason"):
+        return None  # the provider answered; its reason says what happened
+    where = f"{answer.url or 'the api-server'} (connection {conn_id!r}; nothing was redeemed)"
+    if answer.status == 404:
+        return ApiServerUnknownError(
+            f"No sf360 renewal route at {where}: HTTP 404. That server is an execution-only api-server "
+            f"(airflow api-server --apps execution) or runs without the provider. {SET_API_SERVER_URL}"
+        )
+    if answer.status == 405:
+        return ApiServerUnknownError(
+            f"The api-server at {where} serves the core API but not the sf360 plugin: HTTP 405. Install "
+            f"airflow-provider-sf360 on that api-server (its plugin renews tokens for tasks). {SET_API_SERVER_URL}"
+        )
+    if 300 <= answer.status < 400:
+        return ApiServerUnknownError(
+            f"The server at {where} answered with a redirect (HTTP {answer.status}), which is not followed. "
+            f"{SET_API_SERVER_URL} Use the address it is really served at (scheme, host, port, base path)."
+        )
+    if not answer.is_json and answer.status < 500:
+        return ApiServerUnknownError(
+            f"The server at {where} answered HTTP {answer.status} with something that is not the sf360 API's JSON "
+            f"(a web page, or a proxy's answer). {SET_API_SERVER_URL}"
+        )
+    return None
