@@ -1,0 +1,62 @@
+"""EdgeExecutor run: two Edge hosts without metadata-DB access, one rotating credential, a slow network.
+
+PostgreSQL, api-server (with the edge3 worker API), scheduler and dag-processor with ``EdgeExecutor``; two
+``airflow edge worker`` processes standing for two remote hosts (own ``AIRFLOW_HOME``, ``TMPDIR`` and host name;
+no ``sql_alchemy_conn``, no Fernet key, no connection variable, no ``execution_api_server_url``: only ``[edge]
+api_url`` and the JWT secret). Host B reaches the api-server through a proxy that holds each request 0.5 s, then
+1 s; one refresh answer comes 3 s late. 32 mapped tasks call the emulator (rotation on, 15 s sessions) through
+``SF360Hook.get_conn()``. Knobs: ``SF360_EDGE_TASK_SECONDS`` (20), ``SF360_EDGE_CONCURRENCY`` (8 per host).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scale.edge_stack import edge3_missing, edge_world
+from scale.harness import postgres_bin_dir
+from scale.scenarios import copy_logs, table
+from scale.two_hosts import two_host_run
+from scale.worlds import TwoHostWorld
+from tests.scale.conftest import REQUIRE, unavailable
+
+pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
+
+TASKS = 32
+TASK_SECONDS = float(os.environ.get("SF360_EDGE_TASK_SECONDS", 20))
+CONCURRENCY = int(os.environ.get("SF360_EDGE_CONCURRENCY", 8))
+
+
+@pytest.fixture(scope="module")
+def edge_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[TwoHostWorld]:
+    """The running Edge stack; its logs go to ``test-artifacts/edge-logs/`` when a test of the module fails."""
+    reason = unavailable() or edge3_missing()
+    if reason:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{REQUIRE} is set but {reason}")
+        pytest.skip(reason)
+    pg_bin = postgres_bin_dir()
+    assert pg_bin is not None
+    with edge_world(pg_bin, concurrency=CONCURRENCY) as world:
+        failed_before = request.session.testsfailed
+        yield world
+        if request.session.testsfailed > failed_before:
+            copy_logs(world.world.work_dir, artifacts_dir / "edge-logs")
+
+
+def test_edge_hosts_without_the_metadata_db_keep_the_token_family(
+    edge_stack: TwoHostWorld, capsys: pytest.CaptureFixture[str], artifacts_dir: Path
+) -> None:
+    figures = two_host_run(edge_stack, TASKS, TASK_SECONDS)
+    text = table("Edge run: two hosts without the metadata DB, slow network, one late refresh answer",
+                 figures.as_dict())
+    with capsys.disabled():
+        print(f"\n{text}\n")
+    with open(artifacts_dir / "scale-figures.md", "a") as out:
+        out.write(text + "\n\n")
+    assert figures.problems() == []
+    assert figures.refresh_token_grants >= 2  # tokens really expired during the run
+    assert figures.api_calls == figures.rest_requests
