@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,release]"
+	@# The MariaDB lock test's drivers, where mysqlclient can be built (Debian: libmariadb-dev python3-dev).
+	@if pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then \
+		$(PY) -m pip install --quiet -e ".[mysql]"; else echo "no libmariadb-dev: MariaDB lock test skipped"; fi
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
