@@ -5,14 +5,17 @@ triggers ``sf360_cold_pods`` with ``pods`` mapped tasks (``scale/dags/sf360_cold
 ``TMPDIR`` at a directory of its own, so the tasks share nothing but the api-server and the metadata DB, then calls
 ``SF360Hook(conn_id).get_conn()`` for both connections) and counts the emulator's grants per flow. The emulator's
 session timeout is raised for the run so that every grant falls into one token lifetime: grants per lifetime is
-then the number of grants. Each pod minting its own token gives up to N per lifetime (bounded by how many pods
-run at once: ``parallelism``); minting through the api-server under its lock would give 1.
+then the number of grants. The pods that are running by a common ``start_at`` begin together (as pods of a cluster
+do; on a 2-core machine they would otherwise start seconds apart and find each other's token). Each pod minting
+its own token gives up to N per lifetime (bounded by how many pods run at once: ``parallelism``); minting through
+the api-server under its lock would give 1.
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ from scale.scenarios import World, _delta, _ts, secret_scan
 COLD_PODS_DAG_ID = "sf360_cold_pods"
 #: Long enough that a cold-pods run (tens of seconds) stays within one token lifetime.
 COLD_POD_SESSION_TIMEOUT = 900
+#: Pods already running wait for a common start (``start_at``): this long after the trigger, plus per pod.
+START_LEAD_SECONDS = 6.0
+START_SECONDS_PER_POD = 0.5
 GRANTS = {JWT_CONN_ID: "token:jwt_bearer", CLIENT_CREDENTIALS_CONN_ID: "token:client_credentials"}
 
 
@@ -32,6 +38,7 @@ class ColdPodFigures:
 
     pods: int
     parallelism: int
+    pods_started_together: int
     run_state: str
     pods_succeeded: int
     max_try_number: int
@@ -83,7 +90,8 @@ def cold_pods_run(world: World, pods: int, timeout: float = 300) -> ColdPodFigur
     emulator.set_app(sf_world.DEFAULT_CONSUMER_KEY, rotation=True, session_timeout=COLD_POD_SESSION_TIMEOUT)
     try:
         before = emulator.request_counts()
-        run_id = stack.trigger({"pods": pods}, dag_id=COLD_PODS_DAG_ID)
+        start_at = time.time() + START_LEAD_SECONDS + START_SECONDS_PER_POD * min(pods, world.parallelism)
+        run_id = stack.trigger({"pods": pods, "start_at": start_at}, dag_id=COLD_PODS_DAG_ID)
         state = stack.wait_run(run_id, timeout, dag_id=COLD_PODS_DAG_ID)
         after = emulator.request_counts()
     finally:
@@ -98,6 +106,7 @@ def cold_pods_run(world: World, pods: int, timeout: float = 300) -> ColdPodFigur
     return ColdPodFigures(
         pods=pods,
         parallelism=world.parallelism,
+        pods_started_together=sum(_ts(ti["start_date"]) < start_at for ti in tis if ti["start_date"]),
         run_state=state,
         pods_succeeded=sum(ti["state"] == "success" for ti in tis),
         max_try_number=max((int(ti["try_number"]) for ti in tis), default=0),

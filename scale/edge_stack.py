@@ -65,21 +65,33 @@ def edge_environment(env: Mapping[str, str], settings: StackSettings) -> dict[st
 
 def edge_worker_environment(env: Mapping[str, str], host: WorkerHost) -> dict[str, str]:
     """What one Edge host sees: its own home and TMPDIR, ``[edge] api_url`` through its proxy, and nothing that
-    reaches the metadata DB."""
+    reaches the metadata DB.
+
+    In the split layout the worker API is a plugin of the core api-server, so ``[edge] api_url`` goes to the core
+    one (through ``core_proxy``), and the host also needs ``[core] execution_api_server_url`` (the execution
+    api-server) and ``[sf360] api_server_url`` (the core one).
+    """
     home = host.tmpdir.parent / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     given = {name: env[name] for name in WORKER_SETTINGS if name in env}
-    return host_environment({
+    core = host.core_proxy or host.proxy
+    worker_env = {
         **base_environment(),
         **given,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__EDGE__API_URL": f"http://127.0.0.1:{host.proxy.port}{EDGE_API_PATH}",
-    }, host)
+        "AIRFLOW__EDGE__API_URL": f"http://127.0.0.1:{core.port}{EDGE_API_PATH}",
+    }
+    if host.core_proxy is not None:
+        worker_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{host.proxy.port}/execution/"
+        worker_env["AIRFLOW__SF360__API_SERVER_URL"] = f"http://127.0.0.1:{host.core_proxy.port}"
+    return host_environment(worker_env, host)
 
 
 def start_edge_worker(stage: Stage, env: Mapping[str, str], name: str, concurrency: int) -> WorkerHost:
-    """Start one Edge host; its whole api-server traffic (worker API, Execution API, sf360 API) uses its proxy."""
-    host = new_host(stage, name, stage.settings.api_port)
+    """Start one Edge host; its whole api-server traffic (worker API, Execution API, sf360 API) uses its proxies."""
+    settings = stage.settings
+    core_port = settings.api_port if settings.split_api_servers else None
+    host = new_host(stage, name, settings.execution_api_port, core_port)
     worker_env = edge_worker_environment(env, host)
     leaks = [key for key, value in worker_env.items() if stage.postgres.password in value or "SQL_ALCHEMY" in key]
     if leaks:
@@ -101,10 +113,14 @@ def _registered(stack: AirflowStack, procs: Processes, names: tuple[str, ...]) -
 
 
 @contextmanager
-def edge_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15,
-               keep: bool = False) -> Iterator[TwoHostWorld]:
-    """Start everything, set the token up once (outside tasks); stop every process (also on failure)."""
-    settings = StackSettings(parallelism=concurrency * len(HOSTS))
+def edge_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15, keep: bool = False,
+               split_api_servers: bool = False) -> Iterator[TwoHostWorld]:
+    """Start everything, set the token up once (outside tasks); stop every process (also on failure).
+
+    :param split_api_servers: run ``--apps core`` and ``--apps execution`` as two api-servers (see
+        :func:`edge_worker_environment` for what the hosts then need).
+    """
+    settings = StackSettings(parallelism=concurrency * len(HOSTS), split_api_servers=split_api_servers)
     with staged_world(pg_bin, "sf360_edge_", settings, session_timeout, keep) as stage:
         env = edge_environment(stage.env, settings)
         stack = AirflowStack(stage.procs, env, settings)
@@ -112,4 +128,4 @@ def edge_world(pg_bin: Path, concurrency: int = 8, session_timeout: int = 15,
         hosts = {name: start_edge_worker(stage, env, name, concurrency) for name in HOSTS}
         wait_for(lambda: _registered(stack, stage.procs, HOSTS), 180, "both Edge workers to register", interval=1)
         set_up_token(stack)
-        yield TwoHostWorld(stage.world(stack), hosts, concurrency, "EdgeExecutor")
+        yield TwoHostWorld(stage.world(stack), hosts, concurrency, "EdgeExecutor", split_api_servers)
