@@ -82,20 +82,29 @@ class Processes:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {proc.returncode}; see {self.log_dir / name}.log")
 
-    def stop_all(self, grace: float = 20.0) -> None:
-        for proc in self.started.values():
+    def stop_all(self, grace: float = 20.0, first: tuple[str, ...] = ()) -> None:
+        """Stop every process group, those whose names start with one of ``first`` before the others (workers
+        that report to the api-server on their way out then still reach it), then any marked leftover."""
+        early = [proc for name, proc in self.started.items() if name.startswith(first)] if first else []
+        self._stop(early, grace)
+        self._stop([proc for proc in self.started.values() if proc not in early], grace)
+        for pid in marked_processes(self.run_id):
+            _signal_group(pid, signal.SIGKILL)
+            _signal_pid(pid, signal.SIGKILL)
+        self.started.clear()
+
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+        for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in self.started.values():
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        for pid in marked_processes(self.run_id):
-            _signal_group(pid, signal.SIGKILL)
-            _signal_pid(pid, signal.SIGKILL)
-        self.started.clear()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

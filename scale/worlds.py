@@ -77,7 +77,7 @@ def staged_world(pg_bin: Path, prefix: str, settings: StackSettings, session_tim
         failed = False
     finally:
         try:
-            procs.stop_all()
+            procs.stop_all(first=("worker-",))
         finally:
             for cleanup in reversed(stage.cleanups if stage else []):
                 cleanup()
