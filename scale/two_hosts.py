@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scale.harness import wait_for
+from scale.harness import DAG_ID, wait_for
 from scale.scenarios import RENEWAL_FRACTION, _bound, _reason, _ts, secret_scan
 from scale.tcp_proxy import ProxyStats
 from scale.worlds import HOSTS, SLOW_HOST, TwoHostWorld, WorkerHost
@@ -62,6 +62,8 @@ class TwoHostFigures:
     family_revocations_by_cause: dict[str, int]
     live_approvals_after: int
     wall_seconds: float
+    trigger_to_first_task_seconds: float
+    last_task_to_run_end_seconds: float
     session_timeout: int
     session_lifetimes: float
     refresh_grants_per_session_lifetime: float
@@ -112,6 +114,13 @@ class TwoHostFigures:
         return asdict(self)
 
 
+def _run_end(stack: Any, run_id: str) -> float:
+    from urllib.parse import quote
+
+    run = stack.rest("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")
+    return _ts(run.get("end_date"))
+
+
 _ACCESS_LINE = re.compile(r"^.*path=/sf360/api/renew[ \t].*$", re.MULTILINE)
 _STATUS = re.compile(r"status_code=(\d+)")
 _DURATION = re.compile(r"duration_us=(\d+)")
@@ -153,6 +162,7 @@ class _Schedule:
     late_answer_set_at: float = math.nan
     token_requests_at_fault: int = 0
     switched: bool = False
+    triggered_at: float = math.nan
 
     def tick(self, running: int) -> None:
         now = time.monotonic()
@@ -185,6 +195,7 @@ def two_host_run(cw: TwoHostWorld, tasks: int = 32, task_seconds: float = 30, in
     proxy_before = {name: _host_snapshot(host) for name, host in cw.hosts.items()}
     slow.set_delay(SLOW_NETWORK_DELAYS[0])
     schedule = _Schedule(slow, emulator, task_seconds)
+    schedule.triggered_at = time.time()
     run_id = stack.trigger({"tasks": tasks, "seconds": task_seconds, "interval": interval})
 
     def finished() -> str | None:
@@ -253,6 +264,8 @@ def _figures(cw: TwoHostWorld, run_id: str, state: str, tasks: int, schedule: _S
         family_revocations_by_cause=revoked,
         live_approvals_after=_live_approvals(holdings[1]),
         wall_seconds=round(wall, 1),
+        trigger_to_first_task_seconds=round(min(starts) - schedule.triggered_at, 1) if starts else math.nan,
+        last_task_to_run_end_seconds=round(_run_end(stack, run_id) - max(ends), 1) if ends else math.nan,
         session_timeout=world.session_timeout,
         session_lifetimes=round(wall / world.session_timeout, 1),
         refresh_grants_per_session_lifetime=round(refresh / (wall / world.session_timeout), 2) if wall else math.nan,

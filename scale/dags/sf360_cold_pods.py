@@ -49,7 +49,7 @@ def sf360_cold_pods() -> None:
             calls[conn_id] = len(sf.query("SELECT Id FROM Account LIMIT 1")["records"])
         return {"index": index, "pid": os.getpid(), "tmpdir": own_tmp, "records": calls, "began": time.time() - wait}
 
-    cold_pod.expand(index=pod_indexes())  # type: ignore[arg-type]  # XComArg at parse time
+    cold_pod.expand(index=pod_indexes())
 
 
 sf360_cold_pods()

@@ -104,6 +104,6 @@ def test_a_host_that_may_wait_only_briefly_gives_up_retryably_and_sends_nothing(
 
 def test_the_pooled_connection_gets_its_lock_wait_timeout_back(mariadb_env: dict[str, str]) -> None:
     probe = run_action(mariadb_env, "lock_wait_probe")
-    before, inside, after = probe["before"], probe["inside"], probe["after"]
+    before, inside, after = (list(probe[moment]) for moment in ("before", "inside", "after"))  # type: ignore[call-overload]
     assert before[0] == inside[0] == after[0], f"not one pooled connection: {probe}"
     assert (before[1], inside[1], after[1]) == (SERVER_DEFAULT_LOCK_WAIT, 7, SERVER_DEFAULT_LOCK_WAIT)
