@@ -34,8 +34,9 @@ test-fast: venv
 demo: venv
 	$(PY) scripts/demo.py
 
-# The distributed runs alone (PostgreSQL, scheduler, dag-processor, api-server; LocalExecutor, then CeleryExecutor
-# with Redis and two worker hosts); also in `make test`. Only the Celery run: add PYTEST_ARGS="-k celery".
+# The distributed runs alone (PostgreSQL, scheduler, dag-processor, api-server; LocalExecutor with cold pods, Celery
+# with Redis and two worker hosts in the split api-server layout, Edge with two hosts without the metadata DB, the
+# credential lock on PostgreSQL and MariaDB); also in `make test`. Only one: PYTEST_ARGS="-k celery" (or edge, ...).
 scale: venv
 	SF360_REQUIRE_SCALE=1 nice $(VENV)/bin/pytest tests/scale -m scale -q -rA $(PYTEST_ARGS)
 

@@ -25,6 +25,7 @@ from scale.worlds import HOSTS, SLOW_HOST, TwoHostWorld, WorkerHost
 
 #: Host B's added latency per api-server request: first this, then the second value.
 SLOW_NETWORK_DELAYS = (0.5, 1.0)
+FINISHED_STATES = ("success", "failed", "upstream_failed", "skipped", "removed")
 #: ``[sf360] request_timeout`` on every component, and the late refresh answer (longer than it).
 REQUEST_TIMEOUT = 2
 LATE_ANSWER_SECONDS = 3.0
@@ -164,11 +165,15 @@ class _Schedule:
     switched: bool = False
     triggered_at: float = math.nan
 
-    def tick(self, running: int) -> None:
+    def tick(self, running: int, unfinished: int) -> None:
+        """Apply the disturbances; ``running`` and ``unfinished`` count the mapped tasks in those states."""
         now = time.monotonic()
         if running and math.isnan(self.first_running):
             self.first_running = now
         if math.isnan(self.first_running):
+            return
+        if not unfinished:  # every mapped task is done: nothing renews any more, the slow network has made its
+            self.slow_host.set_delay(0)  # point (host B's ``total`` task would otherwise pull 32 XComs at 1 s each)
             return
         if math.isnan(self.late_answer_set_at) and now - self.first_running >= 3:
             self.token_requests_at_fault = int(self.emulator.request_counts().get("token", 0))
@@ -200,8 +205,9 @@ def two_host_run(cw: TwoHostWorld, tasks: int = 32, task_seconds: float = 30, in
 
     def finished() -> str | None:
         world.stack.procs.check_alive()
-        running = [ti for ti in stack.task_instances(run_id, "call_salesforce") if ti["state"] == "running"]
-        schedule.tick(len(running))
+        tis = stack.task_instances(run_id, "call_salesforce")
+        unfinished = [ti for ti in tis if ti["state"] not in FINISHED_STATES]
+        schedule.tick(sum(ti["state"] == "running" for ti in tis), len(unfinished) if len(tis) == tasks else tasks)
         state = stack.run_state(run_id)
         return state if state in ("success", "failed") else None
 
