@@ -22,6 +22,9 @@ $(DEMO_STAMP): pyproject.toml | $(UV)
 
 $(TEST_STAMP): pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(PY) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,release]"
+	@# The MariaDB lock test's drivers, where mysqlclient can be built (Debian: libmariadb-dev python3-dev).
+	@if pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then \
+		$(UV) pip install --quiet --python $(PY) -e ".[mysql]"; else echo "no libmariadb-dev: MariaDB lock test skipped"; fi
 	@touch $(DEMO_STAMP) $@
 
 demo-venv: $(DEMO_STAMP)
@@ -44,8 +47,9 @@ test-fast: venv
 demo: demo-venv
 	$(PY) scripts/demo.py
 
-# The distributed runs alone (PostgreSQL, scheduler, dag-processor, api-server; LocalExecutor, then CeleryExecutor
-# with Redis and two worker hosts); also in `make test`. Only the Celery run: add PYTEST_ARGS="-k celery".
+# The distributed runs alone (PostgreSQL, scheduler, dag-processor, api-server; LocalExecutor with cold pods, Celery
+# with Redis and two worker hosts in the split api-server layout, Edge with two hosts without the metadata DB, the
+# credential lock on PostgreSQL and MariaDB); also in `make test`. Only one: PYTEST_ARGS="-k celery" (or edge, ...).
 scale: venv
 	SF360_REQUIRE_SCALE=1 nice $(VENV)/bin/pytest tests/scale -m scale -q -rA $(PYTEST_ARGS)
 

@@ -82,20 +82,29 @@ class Processes:
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {proc.returncode}; see {self.log_dir / name}.log")
 
-    def stop_all(self, grace: float = 20.0) -> None:
-        for proc in self.started.values():
+    def stop_all(self, grace: float = 20.0, first: tuple[str, ...] = ()) -> None:
+        """Stop every process group, those whose names start with one of ``first`` before the others (workers
+        that report to the api-server on their way out then still reach it), then any marked leftover."""
+        early = [proc for name, proc in self.started.items() if name.startswith(first)] if first else []
+        self._stop(early, grace)
+        self._stop([proc for proc in self.started.values() if proc not in early], grace)
+        for pid in marked_processes(self.run_id):
+            _signal_group(pid, signal.SIGKILL)
+            _signal_pid(pid, signal.SIGKILL)
+        self.started.clear()
+
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+        for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in self.started.values():
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(5)
-        for pid in marked_processes(self.run_id):
-            _signal_group(pid, signal.SIGKILL)
-            _signal_pid(pid, signal.SIGKILL)
-        self.started.clear()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -176,10 +185,20 @@ def base_environment() -> dict[str, str]:
 
 @dataclass
 class StackSettings:
-    """Knobs of the Airflow stack."""
+    """Knobs of the Airflow stack.
+
+    With ``split_api_servers`` two api-servers run: ``api_port`` serves the core API, the UI and plugins
+    (``--apps core``), ``execution_port`` the Execution API (``--apps execution``); else one serves both.
+    """
 
     parallelism: int = 16
     api_port: int = field(default_factory=free_port)
+    split_api_servers: bool = False
+    execution_port: int = field(default_factory=free_port)
+
+    @property
+    def execution_api_port(self) -> int:
+        return self.execution_port if self.split_api_servers else self.api_port
 
 
 def airflow_environment(
@@ -202,6 +221,7 @@ def airflow_environment(
     }
     secret = secrets.token_urlsafe(32)
     api = f"http://127.0.0.1:{settings.api_port}"
+    machine = machine_connections(emulator)
     return {
         **base_environment(),
         "AIRFLOW_HOME": str(home),
@@ -212,7 +232,7 @@ def airflow_environment(
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.execution_api_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -232,8 +252,30 @@ def airflow_environment(
         "CURL_CA_BUNDLE": str(emulator["ca_bundle"]),
         "SF360_SCALE_CONTROL_URL": str(emulator["control_url"]),  # for token_helper.py setup
         f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(conn),
+        **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(fields) for conn_id, fields in machine.items()},
         "PYTHONUNBUFFERED": "1",
     }
+
+
+JWT_CONN_ID = "sf360_jwt"
+CLIENT_CREDENTIALS_CONN_ID = "sf360_cc"
+
+
+def machine_connections(emulator: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The JWT bearer and client credentials connections of the default world's integration user (cold pods)."""
+    from airflow_provider_sf360.testing import config as world
+
+    common = {"org_id": world.DEFAULT_ORG_ID, "user_id": world.DEFAULT_USER_ID}
+    my_domain = emulator["orgs"][world.DEFAULT_ORG_ID]["my_domain_url"]
+    private_key = Path(emulator["jwt_private_key_file"]).read_text()
+    flows = {
+        JWT_CONN_ID: {"auth_flow": "jwt_bearer", "login_url": emulator["login_url"],
+                      "username": world.DEFAULT_USERNAME, "private_key": private_key},
+        CLIENT_CREDENTIALS_CONN_ID: {"auth_flow": "client_credentials", "login_url": my_domain},
+    }
+    return {conn_id: {"conn_type": "sf360", "login": world.DEFAULT_CONSUMER_KEY,
+                      "password": world.DEFAULT_CONSUMER_SECRET, "extra": {**common, **extra}}
+            for conn_id, extra in flows.items()}
 
 
 class AirflowStack:
@@ -266,17 +308,38 @@ class AirflowStack:
     def start(self) -> None:
         self.airflow("db", "migrate")
         airflow = str(VENV_BIN / "airflow")
-        self.procs.start("api-server", [airflow, "api-server", "-H", "127.0.0.1",
-                                        "-p", str(self.settings.api_port)], self.env)
+        self._start_api_servers(airflow)
         self.procs.start("scheduler", [airflow, "scheduler"], self.env)
         self.procs.start("dag-processor", [airflow, "dag-processor"], self.env)
         wait_for(self._healthy, 120, "the api-server to answer /api/v2/monitor/health", interval=1)
+        if self.settings.split_api_servers:
+            wait_for(self._execution_healthy, 120, "the execution api-server to answer /execution/health", interval=1)
         try:
             wait_for(self._dag_known, 120, f"the dag-processor to serialize DAG {DAG_ID}", interval=1)
         except TimeoutError as error:
             errors = self.rest("GET", "/api/v2/importErrors").get("import_errors", [])
             raise TimeoutError(f"{error}; import errors: {errors}") from None
         self.rest("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+
+    def _start_api_servers(self, airflow: str) -> None:
+        """One api-server with every app, or (split layout) ``--apps core`` and ``--apps execution`` apart."""
+        argv = [airflow, "api-server", "-H", "127.0.0.1", "-p", str(self.settings.api_port)]
+        if not self.settings.split_api_servers:
+            self.procs.start("api-server", argv, self.env)
+            return
+        self.procs.start("api-server", [*argv, "--apps", "core"], self.env)
+        self.procs.start("api-server-execution", [airflow, "api-server", "-H", "127.0.0.1",
+                                                  "-p", str(self.settings.execution_port), "--apps", "execution"],
+                         self.env)
+
+    def _execution_healthy(self) -> bool:
+        self.procs.check_alive()
+        url = f"http://127.0.0.1:{self.settings.execution_port}/execution/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def _healthy(self) -> bool:
         self.procs.check_alive()
@@ -286,10 +349,10 @@ class AirflowStack:
             return False
         return True
 
-    def _dag_known(self) -> bool:
+    def _dag_known(self, dag_id: str = DAG_ID) -> bool:
         self.procs.check_alive()
         try:
-            self.rest("GET", f"/api/v2/dags/{DAG_ID}")
+            self.rest("GET", f"/api/v2/dags/{dag_id}")
         except RuntimeError:
             return False
         return True
@@ -306,29 +369,34 @@ class AirflowStack:
             raise RuntimeError(f"{method} {path}: HTTP {error.code} {error.read()[:500]!r}") from None
         return json.loads(raw) if raw else None
 
-    def trigger(self, conf: Mapping[str, Any]) -> str:
-        answer = self.rest("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": dict(conf)})
+    def unpause(self, dag_id: str) -> None:
+        """Wait until the dag-processor serialized ``dag_id``, then unpause it."""
+        wait_for(lambda: self._dag_known(dag_id), 120, f"the dag-processor to serialize DAG {dag_id}", interval=1)
+        self.rest("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, conf: Mapping[str, Any], dag_id: str = DAG_ID) -> str:
+        answer = self.rest("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf)})
         return str(answer["dag_run_id"])
 
-    def run_state(self, run_id: str) -> str:
-        return str(self.rest("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{_quote(run_id)}")["state"])
+    def run_state(self, run_id: str, dag_id: str = DAG_ID) -> str:
+        return str(self.rest("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}")["state"])
 
-    def wait_run(self, run_id: str, timeout: float) -> str:
+    def wait_run(self, run_id: str, timeout: float, dag_id: str = DAG_ID) -> str:
         def finished() -> str | None:
             self.procs.check_alive()
-            state = self.run_state(run_id)
+            state = self.run_state(run_id, dag_id)
             return state if state in ("success", "failed") else None
 
         return str(wait_for(finished, timeout, f"DAG run {run_id} to finish", interval=2))
 
-    def task_instances(self, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
-        answer = self.rest("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{_quote(run_id)}/taskInstances?limit=500")
+    def task_instances(self, run_id: str, task_id: str | None = None, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        answer = self.rest("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances?limit=500")
         tis = list(answer["task_instances"])
         return [ti for ti in tis if task_id is None or ti["task_id"] == task_id]
 
-    def xcom(self, run_id: str, task_id: str) -> Any:
-        path = f"/api/v2/dags/{DAG_ID}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
-        value = self.rest("GET", path + "?deserialize=true")["value"]
+    def xcom(self, run_id: str, task_id: str, dag_id: str = DAG_ID, map_index: int = -1) -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
+        value = self.rest("GET", f"{path}?deserialize=true&map_index={map_index}")["value"]
         return json.loads(value) if isinstance(value, str) else value
 
     def task_log(self, run_id: str, task_id: str, map_index: int, try_number: int) -> str:

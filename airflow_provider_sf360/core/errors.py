@@ -151,7 +151,9 @@ class RenewalRefusedError(PermanentError):
 
 
 class ApiServerWiringError(PermanentError):
-    """Tasks cannot reach the api-server that runs this provider's plugin (where renewals happen)."""
+    """A task cannot reach the provider's API on the api-server: no address is configured, or the configured
+    server has no sf360 routes (an execution-only api-server, one without the provider) or answers something
+    that is not the provider's JSON. Only a change of configuration fixes it, so it is never retried."""
 
     reason = "api_server_wiring"
 

@@ -72,8 +72,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "api_server_url": Option(
         "", "string",
-        "Base URL at which workers reach the api-server's sf360 API, when it differs from what "
-        "[core] execution_api_server_url implies (e.g. http://airflow-api:8080).",
+        "Base URL at which tasks reach the api-server that runs the core API (UI) with this provider: its sf360 "
+        "API is <base>/sf360/api. Needed when the Execution API is served by another api-server (airflow "
+        "api-server --apps execution) or reached under another name. Unset, tasks derive it like their own "
+        "Execution API client: [core] execution_api_server_url, else [edge] api_url, else an absolute [api] "
+        "base_url; with none of them set, renewals fail with a message naming this option.",
         "http://airflow-api:8080", "0.2.0",
     ),
     "lock_wait_timeout": Option(

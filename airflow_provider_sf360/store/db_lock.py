@@ -11,7 +11,7 @@ waiting for a credential.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -23,10 +23,6 @@ from airflow_provider_sf360.store.token_store import MaskFn, VariableTokenStore
 from airflow_provider_sf360.store.variables import SessionVariables, require_encryption_at_rest
 
 LOCK_ROW_VALUE = "sf360: renewal lock row (managed, holds no secret)"
-
-
-def _dialect(session: Any) -> str:
-    return str(session.get_bind().dialect.name)
 
 
 def _ensure_lock_row(lock_key: str) -> None:
@@ -44,13 +40,35 @@ def _ensure_lock_row(lock_key: str) -> None:
         pass  # created by another process meanwhile
 
 
-def _set_lock_timeout(session: Any, dialect: str, seconds: float) -> None:
+def _bound_lock_wait(connection: Any, dialect: str, seconds: float) -> Callable[[], None]:
+    """Bound how long the lock statement may wait on MySQL/MariaDB; returns what puts the connection back as it was.
+
+    ``innodb_lock_wait_timeout`` is a session variable of the (pooled) connection: it is set here, outside any
+    transaction, and the returned callable restores the previous value before the connection goes back to the
+    pool. PostgreSQL's ``SET LOCAL lock_timeout`` ends with the transaction by itself (see
+    :func:`_bound_lock_wait_in_transaction`).
+    """
+    from sqlalchemy import text
+
+    if dialect != "mysql":
+        return lambda: None
+    previous = int(connection.execute(text("SELECT @@SESSION.innodb_lock_wait_timeout")).scalar_one())
+    connection.execute(text(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}"))
+    connection.commit()  # no transaction may be open when the session starts its own on this connection
+
+    def restore() -> None:
+        connection.rollback()
+        connection.execute(text(f"SET SESSION innodb_lock_wait_timeout = {previous}"))
+        connection.commit()
+
+    return restore
+
+
+def _bound_lock_wait_in_transaction(session: Any, dialect: str, seconds: float) -> None:
     from sqlalchemy import text
 
     if dialect == "postgresql":
         session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
-    elif dialect == "mysql":
-        session.execute(text(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}"))
 
 
 @contextmanager
@@ -67,30 +85,36 @@ def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
 
     _ensure_lock_row(lock_key)
     assert settings.Session is not None, "Airflow's metadata database is not configured"
-    # A session of its own, not the thread's scoped one: every ``create_session()`` inside the exclusive section
-    # (the pending-grant marker, Variable reads) would otherwise commit and close it, and with it the row lock.
-    session = settings.Session.session_factory()
-    try:
-        _set_lock_timeout(session, _dialect(session), wait_seconds)
+    assert settings.engine is not None, "Airflow's metadata database is not configured"
+    # A connection and a session of their own, not the thread's scoped session: every ``create_session()`` inside
+    # the exclusive section (the pending-grant marker, Variable reads) would otherwise commit and close it, and
+    # with it the row lock. The connection is held until its lock wait timeout is restored.
+    with settings.engine.connect() as connection:
+        dialect = str(connection.dialect.name)
+        restore = _bound_lock_wait(connection, dialect, wait_seconds)
+        session = settings.Session.session_factory(bind=connection)
         try:
-            session.execute(select(Variable.id).where(Variable.key == lock_key).with_for_update()).first()
-        except OperationalError:
-            session.rollback()
-            raise SalesforceUnreachableError(
-                f"Waited {wait_seconds:.0f} s for another Airflow component renewing the same Salesforce token; "
-                "it may be stuck. Nothing was redeemed; retry."
-            ) from None
-        try:
-            yield session
-        except SF360Error:
+            _bound_lock_wait_in_transaction(session, dialect, wait_seconds)
+            try:
+                session.execute(select(Variable.id).where(Variable.key == lock_key).with_for_update()).first()
+            except OperationalError:
+                session.rollback()
+                raise SalesforceUnreachableError(
+                    f"Waited {wait_seconds:.0f} s for another Airflow component renewing the same Salesforce "
+                    "token; it may be stuck. Nothing was redeemed; retry."
+                ) from None
+            try:
+                yield session
+            except SF360Error:
+                session.commit()
+                raise
+            except BaseException:
+                session.rollback()
+                raise
             session.commit()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
-    finally:
-        session.close()
+        finally:
+            session.close()
+            restore()
 
 
 def is_sqlite() -> bool:

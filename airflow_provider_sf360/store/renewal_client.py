@@ -7,11 +7,12 @@ from (``core/proof.py``: an HMAC over every field of the request and a fresh non
 it wants replaced, or for JWT bearer and client credentials with the connection's Private Key or Consumer
 Secret). The answer holds no secret: the task reads the renewed token from its Variable afterwards.
 
-Refresh-token flows depend on the api-server: unreachable, the task fails retryably and nothing is redeemed.
-JWT bearer and client credentials go through it so that many pods starting together make one grant, but hold
-no refresh token to lose: when the api-server cannot be reached they obtain a token in the task instead. The
-task waits for the answer longer than the api-server can take to start and finish a renewal
-(``plugin_api.renewal_answer_timeout``).
+Refresh-token flows depend on the api-server: unreachable, the task fails retryably and nothing is redeemed; a
+wrong wiring (no api-server address, a server without the sf360 routes, a redirect, an answer that is not the
+provider's JSON) fails it at once with one permanent message that says which setting to change. JWT bearer and
+client credentials go through it so that many pods starting together make one grant, but hold no refresh token
+to lose: when the api-server cannot do it they obtain a token in the task instead. The task waits for the answer
+longer than the api-server can take to start and finish a renewal (``plugin_api.renewal_answer_timeout``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class ApiServerRenewer:
     def _ask_api_server(self, state: TokenState | None, stale_access_token: str | None) -> TokenState:
         for _ in range(2):  # a second round only after another host renewed between our read and our request
             answer = post_json(RENEW_PATH, self._request(state, stale_access_token), timeout=renewal_answer_timeout())
+            if (wrong := wiring_error(answer, self.minter.credentials.conn_id)) is not None:
+                raise wrong
             fresh = self.store.load()
             if answer.status == 200:
                 return self._renewed(fresh)
@@ -144,12 +147,41 @@ class ApiServerRenewer:
                 "an sf360 connection of the same org, user and app (define it where the api-server reads "
                 "connections; its log names the cause). Set up the OAuth token again if this repeats."
             )
-        if answer.status == 404:
-            return RenewalRefusedError(
-                f"The api-server has no sf360 renewal route (HTTP 404): install airflow-provider-sf360 on the "
-                f"api-server too (its plugin renews tokens for tasks), then retry. Connection {conn_id!r}."
-            )
         return SalesforceUnreachableError(
             f"The api-server answered HTTP {answer.status} to the renewal of connection {conn_id!r}; nothing was "
             "redeemed. The task can be retried."
         )
+
+
+SET_API_SERVER_URL = (
+    "Set [sf360] api_server_url (AIRFLOW__SF360__API_SERVER_URL) on the workers to the base URL of the api-server "
+    "that runs the core API (UI) with airflow-provider-sf360 installed."
+)
+
+
+def wiring_error(answer: PluginApiAnswer, conn_id: str) -> ApiServerWiringError | None:
+    """The permanent error for an answer that did not come from the provider's renewal route, else None."""
+    if answer.body.get("reason"):
+        return None  # the provider answered; its reason says what happened
+    where = f"{answer.url or 'the api-server'} (connection {conn_id!r}; nothing was redeemed)"
+    if answer.status == 404:
+        return ApiServerWiringError(
+            f"No sf360 renewal route at {where}: HTTP 404. That server is an execution-only api-server "
+            f"(airflow api-server --apps execution) or runs without the provider. {SET_API_SERVER_URL}"
+        )
+    if answer.status == 405:
+        return ApiServerWiringError(
+            f"The api-server at {where} serves the core API but not the sf360 plugin: HTTP 405. Install "
+            f"airflow-provider-sf360 on that api-server (its plugin renews tokens for tasks). {SET_API_SERVER_URL}"
+        )
+    if 300 <= answer.status < 400:
+        return ApiServerWiringError(
+            f"The server at {where} answered with a redirect (HTTP {answer.status}), which is not followed. "
+            f"{SET_API_SERVER_URL} Use the address it is really served at (scheme, host, port, base path)."
+        )
+    if not answer.is_json and answer.status < 500:
+        return ApiServerWiringError(
+            f"The server at {where} answered HTTP {answer.status} with something that is not the sf360 API's JSON "
+            f"(a web page, or a proxy's answer). {SET_API_SERVER_URL}"
+        )
+    return None

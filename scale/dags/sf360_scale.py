@@ -1,12 +1,14 @@
 """Scale DAG: N mapped tasks, each calling Salesforce through one ``SF360Hook.get_conn()`` client for a while.
 
 Trigger conf (all optional): ``tasks`` (default 32), ``seconds`` each task keeps calling (default 90),
-``interval`` between calls (default 0.25 s). Tasks have retries so that the run also shows that permanent
-token errors (revoked) are not retried.
+``interval`` between calls (default 0.25 s), ``without_sf360_api_server_url`` (default False: True removes
+``[sf360] api_server_url`` from the task process's configuration, for the split layout's negative check).
+Tasks have retries so that the run also shows that permanent token errors (revoked) are not retried.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,7 +25,7 @@ CONN_ID = "sf360_scale"
     max_active_runs=1,
     max_active_tasks=256,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=5)},
-    params={"tasks": 32, "seconds": 90.0, "interval": 0.25},
+    params={"tasks": 32, "seconds": 90.0, "interval": 0.25, "without_sf360_api_server_url": False},
     tags=["sf360", "scale"],
 )
 def sf360_scale() -> None:
@@ -49,6 +51,8 @@ def sf360_scale() -> None:
         from airflow_provider_sf360.hooks.sf360 import SF360Hook
 
         params = get_current_context()["params"]
+        if params.get("without_sf360_api_server_url"):
+            os.environ.pop("AIRFLOW__SF360__API_SERVER_URL", None)
         started = time.time()
         sf = SF360Hook(CONN_ID).get_conn()
         deadline = time.monotonic() + float(params["seconds"])

@@ -19,7 +19,7 @@ def _int_env(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-def _unavailable() -> str | None:
+def unavailable() -> str | None:
     """Why the run cannot start here, or None."""
     if postgres_bin_dir() is None:
         return "PostgreSQL binaries not found (Debian: apt-get install -y postgresql)"
@@ -34,7 +34,7 @@ def scale_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator
 
     When a test of the module failed, the run's logs are copied to ``test-artifacts/scale-logs/``.
     """
-    reason = _unavailable()
+    reason = unavailable()
     if reason:
         if os.environ.get(REQUIRE):
             pytest.fail(f"{REQUIRE} is set but {reason}")
