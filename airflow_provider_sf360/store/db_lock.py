@@ -15,6 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from airflow import settings
+from airflow.models.variable import Variable
+from airflow.utils.session import create_session
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
 from airflow_provider_sf360.core.renewal import TokenStore
 from airflow_provider_sf360.core.state_keys import lock_key
@@ -27,11 +33,6 @@ LOCK_ROW_VALUE = "sf360: renewal lock row (managed, holds no secret)"
 
 def _ensure_lock_row(lock_key: str) -> None:
     """Create the credential's lock row once; a concurrent creator winning the race is fine."""
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-    from sqlalchemy.exc import IntegrityError
-
     try:
         with create_session() as session:
             if session.scalar(select(Variable.id).where(Variable.key == lock_key)) is None:
@@ -48,8 +49,6 @@ def _bound_lock_wait(connection: Any, dialect: str, seconds: float) -> Callable[
     pool. PostgreSQL's ``SET LOCAL lock_timeout`` ends with the transaction by itself (see
     :func:`_bound_lock_wait_in_transaction`).
     """
-    from sqlalchemy import text
-
     if dialect != "mysql":
         return lambda: None
     previous = int(connection.execute(text("SELECT @@SESSION.innodb_lock_wait_timeout")).scalar_one())
@@ -65,8 +64,6 @@ def _bound_lock_wait(connection: Any, dialect: str, seconds: float) -> Callable[
 
 
 def _bound_lock_wait_in_transaction(session: Any, dialect: str, seconds: float) -> None:
-    from sqlalchemy import text
-
     if dialect == "postgresql":
         session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
 
@@ -78,11 +75,6 @@ def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
     Provider errors are outcomes to remember (a revoked token is stored as revoked), so they commit too; any
     other exception rolls back.
     """
-    from airflow import settings
-    from airflow.models.variable import Variable
-    from sqlalchemy import select
-    from sqlalchemy.exc import OperationalError
-
     _ensure_lock_row(lock_key)
     assert settings.Session is not None, "Airflow's metadata database is not configured"
     assert settings.engine is not None, "Airflow's metadata database is not configured"
@@ -119,9 +111,7 @@ def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
 
 def is_sqlite() -> bool:
     """Whether Airflow's metadata database is SQLite (one host; the host lock is the lock there)."""
-    from airflow.settings import engine
-
-    return engine is not None and engine.dialect.name == "sqlite"
+    return settings.engine is not None and settings.engine.dialect.name == "sqlite"
 
 
 class DatabaseCredentialLock:

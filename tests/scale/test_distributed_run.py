@@ -63,13 +63,6 @@ def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsy
 
 
 COLD_PODS = tuple(int(n) for n in os.environ.get("SF360_COLD_PODS", "1,8,32").split(","))
-GOAL_PENDING = (
-    "Machine flows (JWT bearer, client credentials) are minted by each task process today: N cold pods cause up to "
-    "N grants per token lifetime. Goal 1, once the provider mints them through the api-server under its lock; "
-    "then remove this marker."
-)
-
-
 @pytest.fixture(scope="module")
 def cold_pods(scale_stack: World) -> list[ColdPodFigures]:
     """The cold-pods runs, once for the module."""
@@ -85,6 +78,6 @@ def test_cold_pods_each_get_machine_tokens_and_the_grants_per_lifetime_are_count
         assert figures.problems() == [], figures.pods
 
 
-@pytest.mark.xfail(reason=GOAL_PENDING, strict=True)
 def test_cold_pods_cause_one_grant_per_token_lifetime(cold_pods: list[ColdPodFigures]) -> None:
+    """JWT bearer and client credentials tokens go through the api-server's lock: one grant however many pods."""
     assert [f.pods for f in cold_pods if not f.meets_goal()] == []
