@@ -25,8 +25,11 @@ typecheck: venv
 test: lint typecheck
 	$(VENV)/bin/pytest
 
+# Every test not marked browser, scale or slow (pyproject [tool.pytest.ini_options] markers): under 90 s on two
+# cores. Prints the wall-clock time.
 test-fast: venv
-	$(VENV)/bin/pytest -x -q tests/core tests/emulator
+	@start=$$(date +%s); $(VENV)/bin/pytest -q -m "not browser and not scale and not slow"; status=$$?; \
+		echo "make test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 demo: venv
 	$(PY) scripts/demo.py
