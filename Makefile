@@ -40,9 +40,11 @@ typecheck: venv
 test: lint typecheck
 	$(VENV)/bin/pytest
 
-# Every fast test (no browser, no distributed run, nothing slow): the inner loop, under 90 s on 2 cores.
+# Every test not marked browser, scale or slow (pyproject [tool.pytest.ini_options] markers): the inner loop, under
+# 90 s on two cores. Prints the wall-clock time.
 test-fast: venv
-	$(VENV)/bin/pytest -q $(FAST_TESTS)
+	@start=$$(date +%s); $(VENV)/bin/pytest -q $(FAST_TESTS); status=$$?; \
+		echo "make test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 demo: demo-venv
 	$(PY) scripts/demo.py

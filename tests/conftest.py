@@ -9,6 +9,7 @@ import base64
 import os
 import pathlib
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,6 +36,30 @@ def airflow_db() -> pathlib.Path:
 
     db.resetdb()
     return _home
+
+
+def _secrets_maskers() -> list[object]:
+    """Airflow's secrets maskers this process has created (the provider registers every token it receives)."""
+    import sys
+
+    maskers = []
+    for name in ("airflow.sdk.log", "airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
+        module = sys.modules.get(name)
+        factory = getattr(module, "_secrets_masker", None)
+        if factory is not None:
+            maskers.append(factory())
+    return maskers
+
+
+@pytest.fixture(autouse=True)
+def _secrets_masked_per_test() -> Iterator[None]:
+    """Each test starts with the masks it started with: a masker recompiles one regex of every secret it holds at
+    each new secret, so a session of hundreds of tests (thousands of tokens) slows every test after it. Tokens
+    are issued per test, so a test never logs an earlier test's token; the secret scan would catch it if one did."""
+    saved = [(masker, set(masker.patterns), masker.replacer) for masker in _secrets_maskers()]  # type: ignore[attr-defined]
+    yield
+    for masker, patterns, replacer in saved:
+        masker.patterns, masker.replacer = patterns, replacer  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

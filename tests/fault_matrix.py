@@ -9,6 +9,7 @@ with the assumed session timeout instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 FAULTS = ("500", "503", "429", "delay", "drop", "malformed_json", "html_error")
 MAX_ATTEMPTS = 2
@@ -65,6 +66,15 @@ ROWS = (
 
 CASES = [(row, fault) for row in ROWS for fault in FAULTS]
 CASE_IDS = [f"{row.endpoint}-{fault}" for row, fault in CASES]
+SLOW_FAULTS = ("delay", "429")  # a request timeout waited out, Retry-After honoured: seconds each
+
+
+def case_params() -> list[Any]:
+    """The cases as pytest parameters, the ones that wait marked ``slow`` (``make test-fast`` leaves them out)."""
+    import pytest
+
+    return [pytest.param(row, fault, id=case_id, marks=[pytest.mark.slow] if fault in SLOW_FAULTS else [])
+            for (row, fault), case_id in zip(CASES, CASE_IDS, strict=True)]
 
 
 def markdown_table() -> str:

@@ -122,6 +122,7 @@ def test_errors_rebuilt_from_a_remote_reason_are_the_local_classes() -> None:
     assert type(core_errors.rebuild_error("no_such_reason", "m")) is core_errors.PermanentError
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_an_error_pickled_in_an_airflow_process_unpickles_where_exceptions_was_not_imported() -> None:
     """A task's supervisor may unpickle an error before importing the provider's ``exceptions``: same class."""
     payload = pickle.dumps(core_errors.TokenRevokedError("revoked by the admin"))

@@ -42,6 +42,7 @@ def test_conn_fields_pass_the_provider_yaml_schema() -> None:
         jsonschema.validate(conn_type, {**item_schema, "definitions": full.get("definitions", {})})
 
 
+@pytest.mark.slow  # the airflow CLI in a subprocess
 def test_provider_is_listed_by_airflow() -> None:
     result = _airflow("providers", "list", "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -81,6 +82,7 @@ def test_secret_extras_are_redacted_by_name() -> None:
         assert should_hide_value_for_key(key), key
 
 
+@pytest.mark.slow  # the airflow CLI in a subprocess
 def test_connection_added_with_the_cli_reads_back(airflow_db: Path) -> None:
     extra = {"org_id": "00d5e000000abcdeak", "user_id": "0055e000001XyZa", "is_sandbox": True,
              "auth_flow": "refresh_token", "refresh_token": "5Aep861SEED"}
@@ -114,8 +116,8 @@ def test_bad_connection_names_each_field(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.parametrize("module", [
-    "airflow_provider_sf360.hooks.sf360",
-    "airflow_provider_sf360.operators.oauth",
+    pytest.param("airflow_provider_sf360.hooks.sf360", marks=pytest.mark.slow),  # imports Airflow: ~1.5 s
+    pytest.param("airflow_provider_sf360.operators.oauth", marks=pytest.mark.slow),
     "airflow_provider_sf360.get_provider_info",
     "airflow_provider_sf360.core.credentials",
 ])

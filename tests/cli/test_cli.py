@@ -79,6 +79,7 @@ def test_setup_test_reset_delete_in_process(
     assert main(["test", conn_id]) == 1
 
 
+@pytest.mark.slow  # waits out the CLI's timeout
 def test_deny_and_timeout_fail_with_exit_1(
     make_connection: ConnFactory, emu: SalesforceEmulator, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -142,6 +143,7 @@ def test_client_credentials_setup_runs_directly(
     assert "is set up for org" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the console script in a subprocess
 def test_console_script_loopback_flow(make_connection: ConnFactory, emu: SalesforceEmulator) -> None:
     """The installed ``sf360`` script with ``--no-browser``: the test copies the printed URL like a person."""
     conn_id = make_connection("sf360_cli_script")

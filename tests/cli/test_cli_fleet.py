@@ -52,6 +52,7 @@ def test_status_lists_invalid_rows_and_exits_non_zero_only_for_what_was_asked(
     assert "There is no sf360 connection 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the console script in a subprocess
 def test_status_survives_a_closed_pipe(make_connection: Any) -> None:
     for index in range(3):
         make_connection(f"sf360_clif_pipe{index}")

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.testing import SalesforceEmulator
-from tests.fault_matrix import CASE_IDS, CASES, DELAY_SECONDS, MAX_ATTEMPTS, Row
+from tests.fault_matrix import DELAY_SECONDS, MAX_ATTEMPTS, Row, case_params
 from tests.helpers.lifecycle import ConnFactory, actions_for, expire_cached_token, set_up_web_flow
 
 
@@ -60,7 +60,7 @@ def _run_cli(row: Row, conn_id: str, capsys: pytest.CaptureFixture[str]) -> tupl
 
 
 @pytest.mark.parametrize("caller", ["task", "cli"])
-@pytest.mark.parametrize(("row", "fault"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("row", "fault"), case_params())
 def test_fault_matrix(row: Row, fault: str, caller: str, emulator: SalesforceEmulator,
                       make_connection: ConnFactory, capsys: pytest.CaptureFixture[str],
                       monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,13 +9,18 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05) -> T:
-    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
+) -> T:
+    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` seconds.
+
+    :param what: what is waited for, for the failure message.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"{what}: not met within {timeout} s")
         time.sleep(interval)

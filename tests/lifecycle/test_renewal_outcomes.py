@@ -40,6 +40,7 @@ def _families_lost(emulator: SalesforceEmulator) -> int:
     return sum(emulator.holdings()["family_revocations"].get(cause, 0) for cause in ("reuse", "revoke_endpoint"))
 
 
+@pytest.mark.slow  # waits for the slow answers
 @pytest.mark.parametrize("answer_after", [3.0, 2.2, 12.0])
 def test_a_slow_refresh_answer_is_waited_for_and_the_family_survives(
     emulator: SalesforceEmulator, make_connection: ConnFactory, short_request_timeout: None, answer_after: float
@@ -134,6 +135,7 @@ print("finished", flush=True)
 """
 
 
+@pytest.mark.slow  # two processes, one killed mid-renewal
 def test_a_holder_killed_mid_renewal_releases_the_lock_and_its_grant_is_resolved(
     emulator: SalesforceEmulator, make_connection: ConnFactory, tmp_path: Path
 ) -> None:

@@ -107,6 +107,7 @@ def test_expired_token_is_renewed_transparently(emulator: SalesforceEmulator, ma
     assert emulator.reuse_detections == 0
 
 
+@pytest.mark.slow  # 3,000 records through Bulk API 2.0
 def test_bulk2_survives_expiry(emulator: SalesforceEmulator, make_connection: ConnFactory, tmp_path: Path) -> None:
     emulator.set_app(world.DEFAULT_CONSUMER_KEY, session_timeout=1)
     actions = actions_for(make_connection("jwt_bearer"))

@@ -58,6 +58,7 @@ def test_button_for_a_bad_connection_lists_fields(make_connection: ConnFactory) 
     assert not ok and "Salesforce Username: missing" in message
 
 
+@pytest.mark.slow  # the airflow CLI in a subprocess
 def test_airflow_connections_test_cli(emulator: SalesforceEmulator, make_connection: ConnFactory) -> None:
     conn_id = make_connection("jwt_bearer", conn_id="sf360_cli_test")
     actions_for(conn_id).setup()

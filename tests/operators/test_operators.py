@@ -139,6 +139,7 @@ with DAG("sf360_operators", schedule=None, start_date=pendulum.datetime(2026, 1,
 TASKS = ("setup", "test_access", "rotate", "delete")
 
 
+@pytest.mark.slow  # dag.test()
 def test_every_operator_in_one_dag_test(emulator: SalesforceEmulator, make_connection: ConnFactory,
                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Setup, test access, rotate and delete as real tasks (Task SDK, templated conn id, XComs)."""

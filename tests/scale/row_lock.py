@@ -25,14 +25,15 @@ HOLDER_ANSWER_SECONDS = 20.0
 ACTION = """
 import json, sys, time
 from dataclasses import replace
-from airflow_provider_sf360.hooks.sf360 import SF360Hook
+from airflow_provider_sf360.service import SF360Actions
 
-hook = SF360Hook(sys.argv[1])
+actions = SF360Actions(sys.argv[1])
+hook = actions.hook
 action = sys.argv[2]
 if action == "authorize":
-    print(json.dumps({"url": hook.authorization_url()}), flush=True)
+    print(json.dumps({"url": actions.start_authorization()}), flush=True)
 elif action == "complete":
-    print(json.dumps({"ok": hook.complete_authorization(sys.argv[3]).ok}), flush=True)
+    print(json.dumps({"ok": actions.complete_authorization(sys.argv[3]).ok}), flush=True)
 elif action == "expire":
     state = hook.lifecycle.store.load()
     hook.lifecycle.store.save(replace(state, expires_at=time.time() - 1))

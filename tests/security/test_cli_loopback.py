@@ -85,6 +85,7 @@ def test_ipv6_literal_callback_works(port: int) -> None:
         assert server.wait(5) == f"http://[::1]:{port}/cb?code=c&state={STATE}"
 
 
+@pytest.mark.slow  # waits out the timeout
 def test_idle_connections_do_not_hold_the_wait(localhost_server: LoopbackServer, port: int) -> None:
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
     try:
@@ -149,6 +150,7 @@ def cli_connection(airflow_db: object, port: int) -> Iterator[str]:
         session.execute(delete(Connection).where(Connection.conn_id == conn_id))
 
 
+@pytest.mark.slow  # waits out the timeout
 def test_cli_timeout_holds_with_an_idle_connection_and_a_stray_request(
     cli_connection: str, port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,6 +31,8 @@ from airflow_provider_sf360.core.hosts import (
     url_problem,
 )
 
+pytestmark = pytest.mark.slow  # thousands of generated URLs
+
 SETTINGS = ProviderSettings.from_options("127.0.0.1,localhost,::1,.sf-proxy.example.com")
 FIGURES: Counter[str] = Counter()
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "url_property_figures.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import requests
@@ -43,22 +42,19 @@ def forget_token_state(conn_id: str) -> None:
 
 
 def event_logs(api_url: str, admin_token: str, event: str, conn_id: str, wait: float = 10.0) -> list[dict[str, Any]]:
-    """Audit-log entries ``event`` about ``conn_id`` through the REST API (``/api/v2/eventLogs``)."""
+    """Audit-log entries ``event`` about ``conn_id`` through the REST API (``/api/v2/eventLogs``), once there is
+    one (they are written after the action answers)."""
     import json
 
-    deadline = time.monotonic() + wait
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+    def entries() -> list[dict[str, Any]]:
         answer = requests.get(
             f"{api_url}/api/v2/eventLogs", params={"event": event, "limit": "100", "order_by": "-id"},
             headers={"Authorization": f"Bearer {admin_token}"}, timeout=30,
         )
         assert answer.status_code == 200, answer.text
-        found = [e for e in answer.json()["event_logs"] if json.loads(e.get("extra") or "{}").get("conn_id") == conn_id]
-        if found:
-            return found
-        time.sleep(0.3)
-    return found
+        return [e for e in answer.json()["event_logs"] if json.loads(e.get("extra") or "{}").get("conn_id") == conn_id]
+
+    return wait_for(entries, timeout=wait, interval=0.3, what=f"audit-log entry {event} about {conn_id}")
 
 
 def extra_of(entry: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.testing import DEFAULT_ORG_ID, SalesforceEmulator
-from tests.fault_matrix import CASE_IDS, CASES, MAX_ATTEMPTS, Row
+from tests.fault_matrix import MAX_ATTEMPTS, Row, case_params
 from tests.helpers.api_server import UI_REQUEST_TIMEOUT, ApiServer
 from tests.helpers.connections import ConnFactory
 from tests.helpers.lifecycle import expire_cached_token
@@ -31,7 +31,7 @@ def _prepare(row: Row, api_server: ApiServer, emu: SalesforceEmulator, make_conn
     return conn_id
 
 
-@pytest.mark.parametrize(("row", "fault"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize(("row", "fault"), case_params())
 def test_fault_matrix_ui_route(row: Row, fault: str, api_server: ApiServer, emu: SalesforceEmulator,
                                make_connection: ConnFactory) -> None:
     conn_id = _prepare(row, api_server, emu, make_connection)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
+import pytest
+
 
 def test_registered_through_airflow_plugins_entry_point() -> None:
     (entry,) = [e for e in entry_points(group="airflow.plugins") if e.name == "sf360"]
@@ -16,6 +18,7 @@ def test_registered_through_airflow_plugins_entry_point() -> None:
     assert view["url_route"] == "sf360"  # rendered inside Airflow's UI at /plugin/sf360
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_import_is_cheap_and_app_is_built_lazily() -> None:
     code = (
         "import sys\n"
