@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 6 in one process and print the figures as Markdown tables (`make bench`).
+"""Run every benchmark in one process and print the figures as Markdown tables (`make bench`).
 
 1. Salesforce requests per task, cold and warm (``requests_per_task``)
 2. import time and modules pulled in, fresh interpreters (``import_cost``)

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-revocation", action="store_true", help="skip the revocation and recovery runs")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB) afterwards")
     parser.add_argument("--celery", action="store_true",
-                        help="the CeleryExecutor run instead (two worker hosts, 8 slots each; issue 9)")
+                        help="the CeleryExecutor run instead (two worker hosts, 8 slots each)")
     parser.add_argument("--renewal", choices=("auto", "api_server", "local"), default="auto",
                         help="--celery only: [sf360] renewal on the workers ('local' is the negative control: "
                              "tasks renew by themselves, no lock spans the hosts)")

@@ -186,7 +186,7 @@ class _Schedule:
 
 def two_host_run(cw: TwoHostWorld, tasks: int = 32, task_seconds: float = 30, interval: float = 0.25,
                timeout: float = 600) -> TwoHostFigures:
-    """Trigger the scale DAG with the disturbances of issue 9 and measure.
+    """Trigger the scale DAG with the disturbances of a slow network and a late answer, and measure.
 
     Host B's api-server traffic is held 0.5 s per request from the trigger on, and 1 s once the first tasks
     have called Salesforce for 80 % of ``task_seconds``. Three seconds after the first task runs, the next token
