@@ -19,7 +19,7 @@ from tests.lifecycle.parallel_worker import call_salesforce_for
 
 pytestmark = pytest.mark.slow
 
-SESSION_TIMEOUT = 2
+SESSION_TIMEOUT = 3
 RUN_SECONDS = 8.0
 THREADS = 8
 PROCESSES = 4
@@ -49,6 +49,7 @@ def test_parallel_tasks_never_reuse_a_rotated_refresh_token(emulator: Salesforce
     assert emulator.reuse_detections == 0
     assert failures == 0
     assert calls > 100
-    # About one renewal per session lifetime (renewed at 80 % of it), plus a small constant.
-    assert refreshes <= elapsed / (SESSION_TIMEOUT * 0.8) + 3
+    # About one renewal per session lifetime (renewed at 80 % of it), plus a small constant. Salesforce's
+    # introspection gives the expiry in whole seconds, so a token may look up to a second shorter-lived.
+    assert refreshes <= elapsed / ((SESSION_TIMEOUT - 1) * 0.8) + 3
     assert actions_for(conn_id).test_access().ok

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import pytest
 
@@ -80,7 +80,7 @@ def test_the_confirm_form_escapes_question_marks_hashes_and_percents(
         assert page.status_code == 200, (conn_id, page.text[:500])
         match = FORM_ACTION.search(page.text)
         assert match, page.text[:2000]
-        assert html.unescape(match.group(1)) == (
+        assert urljoin(page.url, html.unescape(match.group(1))) == (
             f"{api_server.url}/sf360/connections/{quote(conn_id, safe='')}/{action}"
         )
 
@@ -92,7 +92,7 @@ def test_the_reset_form_posts_to_the_connection_it_names(
     before = len(_reset_entries())
     for conn_id in awkward_connections:
         page = admin.get(_confirm_url(api_server, conn_id), timeout=30)
-        action = html.unescape(FORM_ACTION.search(page.text).group(1))  # type: ignore[union-attr]
+        action = urljoin(page.url, html.unescape(FORM_ACTION.search(page.text).group(1)))  # type: ignore[union-attr]
         answer = admin.post(action, data={"csrf_token": csrf_of(page.text), "confirm": "yes"},
                             allow_redirects=False, timeout=60)
         assert answer.status_code == 303, (conn_id, answer.status_code, answer.text[:300])
@@ -107,7 +107,7 @@ def test_the_old_delete_address_redirects_to_the_escaped_confirmation(
         answer = admin.get(f"{api_server.url}/sf360/connections/{quote(conn_id, safe='')}/delete",
                            allow_redirects=False, timeout=30)
         assert answer.status_code == 303
-        assert answer.headers["location"] == _confirm_url(api_server, conn_id, "delete")
+        assert urljoin(answer.url, answer.headers["location"]) == _confirm_url(api_server, conn_id, "delete")
 
 
 def test_in_a_browser_the_reset_button_acts_on_the_connection_it_names(
