@@ -31,7 +31,13 @@ def _prepare(row: Row, api_server: ApiServer, emu: SalesforceEmulator, make_conn
     return conn_id
 
 
-@pytest.mark.parametrize(("row", "fault"), case_params())
+# A timeout is told apart by the same code whatever the endpoint (core/http.py); tests/faults waits it out for every
+# endpoint from a task and from the CLI. Through the page's routes it is waited out once (the token endpoint), so the
+# matrix here keeps every other fault of every endpoint without another minute of timeouts.
+UI_CASES = [case for case in case_params() if case.values[1] != "delay" or case.values[0].endpoint == "token"]
+
+
+@pytest.mark.parametrize(("row", "fault"), UI_CASES)
 def test_fault_matrix_ui_route(row: Row, fault: str, api_server: ApiServer, emu: SalesforceEmulator,
                                make_connection: ConnFactory) -> None:
     conn_id = _prepare(row, api_server, emu, make_connection)
