@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE, DEFAULT_CONN_ID, HOOK_NAME
 from airflow_provider_sf360.core.credentials import AuthFlow, SF360Credentials, credentials_from_connection_fields
@@ -36,6 +35,7 @@ from airflow_provider_sf360.settings import (
 from airflow_provider_sf360.store.connections import read_connection, saved_connection_with_same_fields, team_of
 from airflow_provider_sf360.store.db_lock import DatabaseCredentialLock
 from airflow_provider_sf360.store.locks import HostCredentialLock, HostLock
+from airflow_provider_sf360.store.masking import mask_token
 from airflow_provider_sf360.store.renewal_client import QUEUE_PREFIX, ApiServerRenewer
 from airflow_provider_sf360.store.token_store import VariableTokenStore, resolve_token_key
 from airflow_provider_sf360.store.variables import (
@@ -146,7 +146,7 @@ class SF360Hook(BaseHook):
             retry=self.retry or retry_policy(),
             timeout=request_timeout(),
             refresh_timeout=refresh_timeout(),
-            mask=mask_secret,
+            mask=mask_token,
         )
 
     @cached_property
@@ -155,7 +155,7 @@ class SF360Hook(BaseHook):
         minter = TokenMinter(self.credentials, self.oauth_client, session_timeout=assumed_session_timeout())
         auto_setup = self.credentials.auth_flow in MACHINE_FLOWS if self.auto_setup is None else self.auto_setup
         resolved = resolve_token_key(self.variables, self.sf360_conn_id)
-        store = VariableTokenStore(resolved.state_key, self.variables, mask=mask_secret)
+        store = VariableTokenStore(resolved.state_key, self.variables, mask=mask_token)
         lock, renewer = self._renewal_parts(minter, store, auto_setup)
         return CredentialLifecycle(minter, store, lock, renewer, auto_setup=auto_setup,
                                    keep_alive_after=keep_alive_seconds())
@@ -176,7 +176,7 @@ class SF360Hook(BaseHook):
         host_lock = HostLock(store.state_key, wait_seconds=lock_wait_timeout())
         metrics = StatsMetrics()
         if self.has_metadata_db:
-            lock: CredentialLock = DatabaseCredentialLock(store, host_lock, mask=mask_secret)
+            lock: CredentialLock = DatabaseCredentialLock(store, host_lock, mask=mask_token)
             return lock, LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)
         lock = HostCredentialLock(store, host_lock)
         local = LockingRenewer(minter, store, lock, auto_setup=auto_setup, metrics=metrics)

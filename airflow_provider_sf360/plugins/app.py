@@ -21,6 +21,7 @@ from airflow_provider_sf360.plugins import actions, audit_api, page, renewal_api
 from airflow_provider_sf360.plugins.web import PLUGIN_DIR, render, templates
 from airflow_provider_sf360.service.fleet import fleet_status
 from airflow_provider_sf360.store.legacy_keys import migrate_legacy_token_states
+from airflow_provider_sf360.store.masking import in_the_api_server
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     """The app mounted under ``/sf360`` (built only when Airflow reads the plugin's ``fastapi_apps``)."""
+    in_the_api_server()  # tokens are not added to Airflow's masker here (store/masking.py says why)
     app = FastAPI(title="Salesforce 360", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_warm_up)
     for module in (page, actions, renewal_api, audit_api):
         app.include_router(module.router)

@@ -63,7 +63,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from airflow.sdk.log import mask_secret
 from airflow.utils.session import create_session
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -85,6 +84,7 @@ from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.settings import lock_wait_timeout
 from airflow_provider_sf360.store.connections import machine_flow_secret
+from airflow_provider_sf360.store.masking import mask_token
 from airflow_provider_sf360.store.renewal_client import RENEW_PURPOSE
 from airflow_provider_sf360.store.token_store import VariableTokenStore
 from airflow_provider_sf360.store.variables import SessionVariables
@@ -206,7 +206,7 @@ def parse_claim(body: bytes) -> RenewalClaim | None:
 def _stored_state(state_key: str) -> TokenState | None:
     """The token state at ``state_key``: one primary-key read of the metadata DB, no secrets backend asked."""
     with create_session() as session:
-        return VariableTokenStore(state_key, SessionVariables(session), mask_secret).load()
+        return VariableTokenStore(state_key, SessionVariables(session), mask_token).load()
 
 
 def proof_key(claim: RenewalClaim, state: TokenState | None) -> str | None:

@@ -13,8 +13,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow.sdk.log import mask_secret
-
 from airflow_provider_sf360.core.connection_type import DEFAULT_CONN_ID
 from airflow_provider_sf360.core.errors import (
     CredentialsInvalidError,
@@ -35,6 +33,7 @@ from airflow_provider_sf360.store.connections import (
     remove_secret_fields,
     team_of,
 )
+from airflow_provider_sf360.store.masking import mask_token
 from airflow_provider_sf360.store.token_store import VariableTokenStore
 
 KEPT_SECRETS_NOTE = (
@@ -195,7 +194,7 @@ class SF360Actions:
                 raise PermanentError(f"Connection {self.conn_id!r} has no OAuth token to share: set it up first.")
             shared = tuple(sorted({*state.shared_with, other_conn_id}))
             locked.save(replace(state, shared_with=shared))
-        VariableTokenStore(theirs.state_key, other.variables, mask_secret).save_link(TokenLink(self.conn_id))
+        VariableTokenStore(theirs.state_key, other.variables, mask_token).save_link(TokenLink(self.conn_id))
         return ActionResult("share", self.conn_id, True, state.status.value,
                             f"Connection {other_conn_id!r} now uses the OAuth token of {self.conn_id!r}.",
                             {"shared_with": list(shared)})
@@ -214,7 +213,7 @@ class SF360Actions:
             if state is None or other_conn_id not in state.shared_with:
                 raise PermanentError(f"Connection {self.conn_id!r} does not share its token with {other_conn_id!r}.")
             locked.save(replace(state, shared_with=tuple(c for c in state.shared_with if c != other_conn_id)))
-        link_store = VariableTokenStore(other.credentials.state_key, other.variables, mask_secret)
+        link_store = VariableTokenStore(other.credentials.state_key, other.variables, mask_token)
         link_store.clear()
         return ActionResult("unshare", self.conn_id, True, state.status.value,
                             f"Connection {other_conn_id!r} no longer uses the OAuth token of {self.conn_id!r}; set "

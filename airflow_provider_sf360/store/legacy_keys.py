@@ -16,7 +16,6 @@ import re
 from dataclasses import replace
 
 from airflow.models.variable import Variable as VariableModel
-from airflow.sdk.log import mask_secret
 from airflow.utils.session import create_session
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.settings import lock_wait_timeout, provider_settings
 from airflow_provider_sf360.store.connections import read_connection, team_of
 from airflow_provider_sf360.store.db_lock import row_locked_session
+from airflow_provider_sf360.store.masking import mask_token
 from airflow_provider_sf360.store.token_store import VariableTokenStore
 from airflow_provider_sf360.store.variables import SessionVariables
 
@@ -77,7 +77,7 @@ def _move(old_key: str) -> bool:
         variables = SessionVariables(session, team_of(creds.conn_id))
         if variables.get(new_key):
             return False
-        VariableTokenStore(new_key, variables, mask_secret).save(replace(state, app=creds.app_fingerprint))
+        VariableTokenStore(new_key, variables, mask_token).save(replace(state, app=creds.app_fingerprint))
         old_status = LEGACY_STATUS_PREFIX + old_key.removeprefix(TOKEN_PREFIX)
         if (test_record := variables.get(old_status)) is not None:
             variables.set(status_key(new_key), test_record, "sf360: last access test (managed)")
