@@ -7,10 +7,11 @@ process (the emulator on 127.0.0.1 threads); nothing is left running afterwards.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.testing.airflow_home import use_temporary_airflow_home
 
 REPO = Path(__file__).resolve().parent.parent
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 CONN_ID = "sf360_default"
 
 
@@ -35,19 +35,26 @@ def show(result: Any) -> None:
 def prepare_airflow_home() -> Path:
     home = use_temporary_airflow_home(REPO / "example_dags", prefix="sf360_demo_")
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
-    step(f"Fresh Airflow home {home}: migrating the metadata DB")
-    subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True)
+    step(f"Fresh Airflow home {home}: a new metadata DB")
+    from airflow.utils import db
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        db.resetdb()
     return home
 
 
 def add_connection(emulator: Any, world: Any) -> None:
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
     extra = {"org_id": world.DEFAULT_ORG_ID.lower(), "user_id": world.DEFAULT_USER_ID[:15],
              "is_sandbox": False, "auth_flow": "authorization_code", "login_url": emulator.login_url,
              "callback_url": world.DEFAULT_CALLBACK_URLS[0]}
-    step(f"airflow connections add {CONN_ID} (Org ID typed in lower case, User ID in 15 characters)")
-    subprocess.run([AIRFLOW, "connections", "add", CONN_ID, "--conn-type", CONN_TYPE, "--conn-login",
-                    world.DEFAULT_CONSUMER_KEY, "--conn-password", world.DEFAULT_CONSUMER_SECRET,
-                    "--conn-extra", json.dumps(extra)], check=True, capture_output=True)
+    step(f"Connection {CONN_ID} (Org ID typed in lower case, User ID in 15 characters), as "
+         f"`airflow connections add {CONN_ID} --conn-type {CONN_TYPE} --conn-login ... --conn-extra ...` makes it")
+    with create_session() as session:
+        session.add(Connection(conn_id=CONN_ID, conn_type=CONN_TYPE, login=world.DEFAULT_CONSUMER_KEY,
+                               password=world.DEFAULT_CONSUMER_SECRET, extra=json.dumps(extra)))
 
 
 def run_sync_dag() -> None:
