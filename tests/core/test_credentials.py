@@ -115,6 +115,11 @@ def test_unknown_flow() -> None:
     ("https://acme.force.com", "not a Salesforce login or My Domain host"),
     ("https://acme.my.salesforce.com/services/oauth2/token", "remove the path '/services/oauth2/token'"),
     ("https://login.salesforce.com/x", "remove the path"),
+    # The review's attack: a Sites page that would receive the client credentials POST (Consumer Secret).
+    ("https://x.my.salesforce-sites.com/services/apexrest/grab", "not a Salesforce login or My Domain host"),
+    ("https://acme.my.salesforce.com/services/apexrest/grab", "remove the path '/services/apexrest/grab'"),
+    ("https://acme.my.salesforce-sites.com", "not a Salesforce login or My Domain host"),
+    ("https://acme.lightning.force.com", "not a Salesforce login or My Domain host"),
 ])
 def test_login_url_must_be_https_salesforce(url: str, fragment: str) -> None:
     problem = problems_of({"login_url": url})[0]
