@@ -20,6 +20,7 @@ from airflow_provider_sf360.core.grants import JWT_LIFETIME_SECONDS
 from airflow_provider_sf360.core.hosts import (
     MY_DOMAIN_SUFFIXES,
     SALESFORCE_LOGIN_HOSTS,
+    host_of,
     is_production_my_domain,
     is_sandbox_my_domain,
 )
@@ -54,7 +55,7 @@ class Check:
 
 def login_host_kind(creds: SF360Credentials) -> Check:
     """The Login URL is of the kind the flow and the sandbox switch need."""
-    host = creds.login_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+    host = host_of(creds.login_url)
     my_domain = host.endswith(MY_DOMAIN_SUFFIXES)
     if creds.auth_flow is AuthFlow.CLIENT_CREDENTIALS and not my_domain:
         verdict = Verdict.FAIL if host in SALESFORCE_LOGIN_HOSTS else Verdict.WARN

@@ -142,6 +142,15 @@ def _split_checked(url: str) -> TrustedUrl:
     return TrustedUrl(host=host.strip("[]"), port=None if port == 443 else port, path=path, query=query)
 
 
+def host_of(url: str) -> str:
+    """The host of a checked https URL as the sending parser reads it (lower case, no port).
+
+    :param url: a URL that passed :func:`check_trusted_url` (the Login URL of valid credentials).
+    :raises UrlRefusedError: when it is no plain https URL.
+    """
+    return _split_checked(url).host
+
+
 def _split_rest(rest: str) -> tuple[str, str, str]:
     """Authority, path and query of what follows ``https://``; a fragment is refused."""
     if "#" in rest:

@@ -120,13 +120,16 @@ def issued_for(creds: SF360Credentials, state: TokenState) -> bool:
     return app_matches and (state.org_id, state.user_id) == (creds.org_id, creds.user_id)
 
 
+def how_to_set_up(conn_id: str) -> str:
+    """The one thing to do when a connection has no token: where to set it up."""
+    return (f"Set up the OAuth token: the 'Salesforce 360' page in the Airflow UI, `sf360 setup {conn_id}`, or the "
+            "SF360SetupOAuthOperator.")
+
+
 def not_set_up(creds: SF360Credentials) -> NotSetUpError:
     """The error for a connection without a stored token."""
-    return NotSetUpError(
-        f"No OAuth token is set up for connection {creds.conn_id!r} (org {creds.org_id}, user {creds.user_id}). "
-        "Set up the OAuth token: the 'Salesforce 360' page in the Airflow UI, `sf360 setup "
-        f"{creds.conn_id}`, or the SF360SetupOAuthOperator."
-    )
+    return NotSetUpError(f"No OAuth token is set up for connection {creds.conn_id!r} (org {creds.org_id}, "
+                         f"user {creds.user_id}). {how_to_set_up(creds.conn_id)}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from airflow_provider_sf360.core.diagnosis import Check, Verdict
 from airflow_provider_sf360.core.errors import SF360Error
 from airflow_provider_sf360.core.grants import client_credentials_grant, jwt_grant
 from airflow_provider_sf360.core.oauth_client import PKCE_METHOD, SalesforceOAuthClient
+from airflow_provider_sf360.core.renewal import how_to_set_up
 from airflow_provider_sf360.core.token_state import TokenState
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.service.audit import AirflowAuditLog, AuditSink
@@ -144,7 +145,8 @@ def _stored_state(hook: SF360Hook, result: Diagnosis) -> TokenState | None:
         result.checks.append(Check("stored token", Verdict.FAIL, str(error)))
         return None
     if state is None:
-        result.checks.append(Check("stored token", Verdict.WARN, "no OAuth token is set up yet."))
+        result.checks.append(Check("stored token", Verdict.WARN, "no OAuth token is set up yet.",
+                                   how_to_set_up(hook.sf360_conn_id)))
     else:
         failure = f"; last renewal failure: {state.last_failure}" if state.last_failure else ""
         result.checks.append(Check("stored token", Verdict.OK if not failure else Verdict.WARN,

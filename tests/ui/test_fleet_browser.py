@@ -151,3 +151,17 @@ def test_fleet_search_filter_sort_bulk_test_keyboard_and_dark_mode(
     assert background == "rgb(17, 17, 19)"
     page.screenshot(path=str(artifacts_dir / "sf360-fleet-dark.png"))
     page.evaluate("localStorage.setItem('theme', 'light')")
+
+
+def test_diagnose_shows_each_check_under_the_flash(
+    ui_page: Any, api_server: Any, make_connection: Any, emu: Any
+) -> None:
+    conn_id = make_connection("sf360_uif_diagnose")
+    frame = _open_from_navigation(ui_page, api_server)
+    _row(frame, conn_id).get_by_role("button", name="Diagnose").click()
+    checks = frame.get_by_test_id("diagnosis")
+    checks.wait_for()
+    text = checks.inner_text()
+    assert "OK callback URL" in text and "OK login host reachable" in text
+    assert "WARN stored token: no OAuth token is set up yet. Fix: Set up the OAuth token" in text
+    assert "Diagnosis: no problem found." in frame.get_by_test_id("flash").inner_text()

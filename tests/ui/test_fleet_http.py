@@ -137,6 +137,33 @@ def test_test_access_answers_json_for_the_page_script(api_server: Any, make_conn
     assert body["last_test"]["ok"] is True
 
 
+def test_diagnose_on_the_page_lists_each_check_and_is_audited(api_server: Any, make_connection: Any) -> None:
+    sound = make_connection("sf360_fleet_diagnose")
+    typo = make_connection("sf360_fleet_diagnose_typo", api_version="sixty")
+    admin = api_server.session("admin")
+    token = csrf_of(admin.get(f"{api_server.url}/sf360/", timeout=30).text)
+
+    def diagnose(conn_id: str) -> requests.Response:
+        return admin.post(f"{api_server.url}/sf360/connections/{conn_id}/diagnose", data={"csrf_token": token},
+                          headers={"Accept": "application/json"}, timeout=60)
+
+    answer = diagnose(sound)
+    checks = {check["name"]: check for check in answer.json()["checks"]}
+    assert answer.json()["ok"] is True and checks["callback URL"]["verdict"] == "ok"
+    assert api_server.callback_url() in checks["callback URL"]["message"]  # the page's own Callback URL
+    answer = diagnose(typo)
+    checks = {check["name"]: check for check in answer.json()["checks"]}
+    assert answer.json()["ok"] is False and checks["fields"]["verdict"] == "fail"
+    assert "API Version" in checks["fields"]["message"]
+    assert answer.json()["message"].startswith(f"Diagnosis of {typo!r}: fields: ")
+    assert DEFAULT_CONSUMER_SECRET not in answer.text
+    for conn_id, outcome in ((sound, "success"), (typo, "failed")):
+        entries = event_logs(api_server.url, api_server.token("admin"), "sf360.diagnose", conn_id)
+        assert entries and entries[0]["owner"] == "admin" and extra_of(entries[0])["outcome"] == outcome
+    no_csrf = admin.post(f"{api_server.url}/sf360/connections/{sound}/diagnose", data={}, timeout=30)
+    assert no_csrf.status_code in (400, 403, 422)
+
+
 def test_every_page_action_is_in_the_audit_log(api_server: Any, make_connection: Any, emu: Any) -> None:
     admin_token = api_server.token("admin")
     conn_id = make_connection("sf360_fleet_audit")
