@@ -12,7 +12,6 @@ lifecycle method. Exit codes: 0 success, 1 the action failed, 2 usage error or u
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import errno
 import json
 import logging
@@ -29,9 +28,10 @@ from airflow.exceptions import AirflowNotFoundException
 
 from airflow_provider_sf360.cli.loopback import LoopbackError, LoopbackServer
 from airflow_provider_sf360.core import setup_pages
-from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL
+from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL, AuthFlow
 from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error
 from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
+from airflow_provider_sf360.core.timestamps import utc_text
 from airflow_provider_sf360.service.actions import SF360Actions
 from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
 from airflow_provider_sf360.service.diagnose import diagnose
@@ -57,16 +57,10 @@ class CliError(Exception):
 
 
 # ------------------------------------------------------------------ output
-def _when(epoch: Any) -> str:
-    if not epoch:
-        return "never"
-    return dt.datetime.fromtimestamp(float(epoch), tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _status_text(status: dict[str, Any]) -> str:
     test = status.get("last_test") or {}
     tested = (
-        f"{'succeeded' if test.get('ok') else 'failed'} at {_when(test.get('tested_at'))}: {test.get('message', '')}"
+        f"{'succeeded' if test.get('ok') else 'failed'} at {utc_text(test.get('tested_at'))}: {test.get('message', '')}"
         if test
         else "not tested"
     )
@@ -74,12 +68,12 @@ def _status_text(status: dict[str, Any]) -> str:
         f"{status.get('conn_id')}: {str(status.get('status', '')).replace('_', ' ')}",
         f"  org {status.get('org_id')}, user {status.get('user_id')}, "
         f"sandbox {'yes' if status.get('is_sandbox') else 'no'}, flow {status.get('auth_flow')}",
-        f"  set up: {_when(status.get('set_up_at'))}" + (f" by {by}" if (by := status.get("set_up_by")) else ""),
+        f"  set up: {utc_text(status.get('set_up_at'))}" + (f" by {by}" if (by := status.get("set_up_by")) else ""),
     ]
     if status.get("refresh_used_at"):
-        lines.append(f"  refresh token last used: {_when(status['refresh_used_at'])}")
+        lines.append(f"  refresh token last used: {utc_text(status['refresh_used_at'])}")
     if status.get("last_failure"):
-        lines.append(f"  last renewal failure at {_when(status.get('last_failure_at'))}: {status['last_failure']}")
+        lines.append(f"  last renewal failure at {utc_text(status.get('last_failure_at'))}: {status['last_failure']}")
     lines.append(f"  last test: {tested}")
     return "\n".join(lines)
 
@@ -117,7 +111,7 @@ def _row_text(row: Any) -> str:
 def _orphan_text(orphan: Any) -> str:
     who = orphan.username or orphan.user_id
     return (f"(no connection): orphaned token state of org {orphan.org_id}, user {who}, set up "
-            f"{_when(orphan.set_up_at)}\n  key {orphan.state_key}; revoke and remove it with `sf360 prune`")
+            f"{utc_text(orphan.set_up_at)}\n  key {orphan.state_key}; revoke and remove it with `sf360 prune`")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -152,7 +146,7 @@ def _report(args: argparse.Namespace, result: Any) -> int:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     actions = _actions(args.conn_id)
-    if actions.hook.credentials.auth_flow.value != "authorization_code":
+    if actions.hook.credentials.auth_flow is not AuthFlow.AUTHORIZATION_CODE:
         return _report(args, actions.setup())
     return _report(args, _web_login(args, actions))
 

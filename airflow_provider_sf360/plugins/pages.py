@@ -6,8 +6,7 @@ status only).
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from airflow_provider_sf360.core.timestamps import utc_text
 
 STATUS_LABELS = {
     "not_set_up": "not set up",
@@ -18,17 +17,6 @@ STATUS_LABELS = {
     "invalid": "invalid connection",
     "orphaned": "orphaned",
 }
-
-
-def when(epoch: Any, short: bool = False) -> str:
-    """An epoch as UTC text; "never" for none, "unknown" for garbage."""
-    if not epoch:
-        return "never"
-    try:
-        moment = dt.datetime.fromtimestamp(float(epoch), tz=dt.timezone.utc)
-    except (TypeError, ValueError, OverflowError):
-        return "unknown"
-    return moment.strftime("%b %d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def status_label(status: str) -> str:
@@ -49,4 +37,4 @@ def flow_label(flow: str) -> str:
     return FLOW_LABELS.get(flow, flow.replace("_", " "))
 
 
-FILTERS = {"when": when, "status_label": status_label, "flow_label": flow_label}
+FILTERS = {"when": utc_text, "status_label": status_label, "flow_label": flow_label}
