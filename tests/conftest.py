@@ -95,6 +95,21 @@ def _database_texts() -> list[str]:
     return texts
 
 
+# Fixtures that make a test slow or a browser test wherever it lives, so that `make test-fast` never starts a real
+# api-server or Chromium because a new test forgot its marker.
+_BROWSER_FIXTURES = frozenset({"browser", "admin_page"})
+_SLOW_FIXTURES = frozenset({"api_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _produced.extend(text for _name, text in report.sections)
     if report.longrepr is not None:

@@ -1,7 +1,7 @@
 """Airflow Variables as a key-value store: the Task SDK inside tasks, the metadata DB on the server side.
 
 Tasks may not touch the ORM (Airflow 3 blocks it), and ``airflow.sdk.Variable.set`` only works inside a
-task; the api-server, the CLI and tests outside tasks use ``airflow.models.Variable``. Variables are
+task; the api-server, the CLI, ``dag.test()`` and tests outside tasks use the ORM model directly. Variables are
 Fernet-encrypted at rest when a Fernet key is configured. Under ``[core] multi_team`` a connection's Variables
 belong to its team: the server side names the team, and a task's Variables are its own team's (the Execution
 API places them there).
@@ -10,12 +10,15 @@ API places them there).
 from __future__ import annotations
 
 import sys
-from typing import Any, Protocol
+from typing import Protocol
 
 from airflow.models.crypto import get_fernet
 from airflow.models.variable import Variable as VariableModel
+from airflow.sdk import SecretCache
 from airflow.sdk import Variable as TaskVariable
+from airflow.utils.session import create_session
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from airflow_provider_sf360.core.errors import TokensUnencryptedError
 from airflow_provider_sf360.settings import allow_unencrypted_tokens, multi_team_enabled
@@ -63,8 +66,35 @@ def _team(team_name: str | None) -> str | None:
     return team_name if team_name and multi_team_enabled() else None
 
 
+def _read(session: Session, key: str) -> str | None:
+    row = session.scalar(select(VariableModel).where(VariableModel.key == key))
+    return None if row is None or row.val is None else str(row.val)
+
+
+def _write(session: Session, key: str, value: str, description: str | None, team_name: str | None) -> None:
+    """Insert or update one Variable in ``session`` (encrypted by the model with Airflow's Fernet key)."""
+    require_encryption_at_rest()
+    row = session.scalar(select(VariableModel).where(VariableModel.key == key))
+    if row is None:
+        session.add(VariableModel(key=key, val=value, description=description, team_name=team_name))
+    else:
+        row.val, row.description = value, description
+    session.flush()
+    SecretCache.invalidate_variable(key, team_name=team_name)
+
+
+def _remove(session: Session, key: str, team_name: str | None) -> None:
+    session.execute(delete(VariableModel).where(VariableModel.key == key))
+    SecretCache.invalidate_variable(key, team_name=team_name)
+
+
 class MetadataDbVariables:
-    """Variables through Airflow's models: api-server routes, CLI, tests outside tasks.
+    """Variables in Airflow's metadata database, one short session per call: api-server routes, CLI, and
+    ``dag.test()``.
+
+    The ORM is used directly rather than ``airflow.models.Variable.get/set``, which inside ``dag.test()`` route
+    through the Task SDK (with a deprecation warning) instead of the database. Only the provider's own keys are
+    read here, so secrets backends (which cannot be written) are not consulted.
 
     :param team_name: the team of the connection whose Variables these are (``[core] multi_team``).
     """
@@ -73,15 +103,16 @@ class MetadataDbVariables:
         self.team_name = _team(team_name)
 
     def get(self, key: str) -> str | None:
-        value = VariableModel.get(key, default_var=None, team_name=self.team_name)
-        return None if value is None else str(value)
+        with create_session() as session:
+            return _read(session, key)
 
     def set(self, key: str, value: str, description: str | None = None) -> None:
-        require_encryption_at_rest()
-        VariableModel.set(key, value, description=description, team_name=self.team_name)
+        with create_session() as session:
+            _write(session, key, value, description, self.team_name)
 
     def delete(self, key: str) -> None:
-        VariableModel.delete(key, team_name=self.team_name)
+        with create_session() as session:
+            _remove(session, key, self.team_name)
 
 
 class SessionVariables:
@@ -91,20 +122,18 @@ class SessionVariables:
     :param team_name: the team of the connection whose Variables these are.
     """
 
-    def __init__(self, session: Any, team_name: str | None = None) -> None:
+    def __init__(self, session: Session, team_name: str | None = None) -> None:
         self.session = session
         self.team_name = _team(team_name)
 
     def get(self, key: str) -> str | None:
-        row = self.session.scalar(select(VariableModel).where(VariableModel.key == key))
-        return None if row is None or row.val is None else str(row.val)
+        return _read(self.session, key)
 
     def set(self, key: str, value: str, description: str | None = None) -> None:
-        require_encryption_at_rest()
-        VariableModel.set(key, value, description=description, team_name=self.team_name, session=self.session)
+        _write(self.session, key, value, description, self.team_name)
 
     def delete(self, key: str) -> None:
-        self.session.execute(delete(VariableModel).where(VariableModel.key == key))
+        _remove(self.session, key, self.team_name)
 
 
 def running_in_task() -> bool:

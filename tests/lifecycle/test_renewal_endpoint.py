@@ -229,6 +229,7 @@ def test_a_replayed_refusal_is_the_same_answer_too(
     assert (replay.status_code, replay.json()) == (403, REFUSED)
 
 
+@pytest.mark.slow
 def test_unproven_requests_never_wait_on_the_credential_lock(
     rotating: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str
 ) -> None:
@@ -295,6 +296,7 @@ def test_a_replayed_proof_is_refused_even_when_its_generation_is_still_stored(
     assert _grants(emulator) == 1
 
 
+@pytest.mark.slow
 def test_a_replay_to_another_replica_is_refused_by_its_generation(
     emulator: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str
 ) -> None:
@@ -309,6 +311,7 @@ def test_a_replay_to_another_replica_is_refused_by_its_generation(
     assert _grants(emulator) == 1
 
 
+@pytest.mark.slow
 def test_a_request_replayed_to_two_replicas_at_once_redeems_once(
     emulator: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str
 ) -> None:
@@ -511,6 +514,7 @@ def test_an_unknown_outcome_on_the_api_server_reaches_the_task_as_the_same_error
     assert rotating.holdings()["reuse_detections"] == 0
 
 
+@pytest.mark.slow
 def test_a_task_gives_up_only_after_the_api_server_would_have(
     rotating: SalesforceEmulator, make_connection: ConnFactory, api_server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import sys
+
+import pytest
 from airflow.sdk.log import _secrets_masker
 from airflow_provider_sf360.store.masking import mask_token
 if sys.argv[1] == "api-server":
@@ -26,5 +30,6 @@ def test_a_task_or_cli_process_masks_tokens() -> None:
     assert _masked_in("task")
 
 
+@pytest.mark.slow
 def test_the_api_server_does_not_grow_airflows_masker() -> None:
     assert not _masked_in("api-server")
