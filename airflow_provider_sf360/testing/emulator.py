@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow_provider_sf360.core.connection_type import CONN_TYPE
 from airflow_provider_sf360.core.ids import canonical_id
@@ -373,7 +374,6 @@ class SalesforceEmulator:
 
     def authorize_headless(self, url: str, allow: bool = True, username: str | None = None) -> str:
         """Play the browser on an authorize URL; return the redirect URL (code/state or error)."""
-        from urllib.parse import parse_qsl, urlsplit
 
         from airflow_provider_sf360.testing import browser
 

@@ -6,7 +6,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from airflow_provider_sf360.testing.records import Host
 
@@ -48,7 +48,6 @@ class Request:
         except (ValueError, UnicodeDecodeError):
             return None
         cid, _, secret = raw.partition(":")
-        from urllib.parse import unquote_plus
 
         return unquote_plus(cid), unquote_plus(secret)
 

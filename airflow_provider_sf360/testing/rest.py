@@ -12,7 +12,9 @@ import secrets
 import string
 import zlib
 from typing import Any
+from urllib.parse import unquote
 
+from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, canonical_id
 from airflow_provider_sf360.testing import soql
 from airflow_provider_sf360.testing.config import API_VERSION
 from airflow_provider_sf360.testing.messages import (
@@ -237,7 +239,6 @@ def _json_body(req: Request) -> Any:
 
 def _by_id(req: Request, records: dict[str, dict[str, Any]], sobject: str, version: str, rec_id: str,
            body: Any) -> Response:
-    from airflow_provider_sf360.core.ids import InvalidSalesforceIdError, canonical_id
 
     try:
         key = canonical_id(rec_id)
@@ -267,7 +268,6 @@ def find_by_field(records: dict[str, dict[str, Any]], field_name: str, value: st
 def _by_external_id(req: Request, records: dict[str, dict[str, Any]], sobject: str, version: str, field_name: str,
                     value: str, body: Any) -> Response:
     """Upsert/get/delete by external ID: ``/sobjects/<Type>/<Field>/<value>`` (201 created, 204 updated)."""
-    from urllib.parse import unquote
 
     value = unquote(value)
     found = find_by_field(records, field_name, value)
