@@ -131,6 +131,7 @@ def emulator() -> Iterator[Any]:
         }
         for conn_id, conn in conns.items():
             os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        _forget_tokens(JWT_CONN_ID, CC_CONN_ID)
         try:
             yield emu
         finally:
@@ -141,6 +142,14 @@ def emulator() -> Iterator[Any]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def _forget_tokens(*conn_ids: str) -> None:
+    """Drop the token state a previous benchmark stored: each emulator is a new Salesforce (another login URL)."""
+    from airflow_provider_sf360.hooks.sf360 import SF360Hook
+
+    for conn_id in conn_ids:
+        SF360Hook(sf360_conn_id=conn_id).lifecycle.store.clear()
 
 
 def counts_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

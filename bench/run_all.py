@@ -7,7 +7,7 @@
 
 Everything runs against the built-in Salesforce emulator, with a throwaway Airflow home (SQLite metadata DB)
 that is deleted at the end. The comparison target, apache-airflow-providers-salesforce, is installed on first
-use into a folder of the venv (see ``bench/_env.py``). Usage: ``python bench/run_all.py [--output FILE]``.
+use into a folder of the venv (see ``bench/_env.py``). Usage: ``python bench/run_all.py [--output FILE] [--quick]``.
 """
 
 from __future__ import annotations
@@ -53,11 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown tables to this file")
     parser.add_argument("--import-runs", type=int, default=5, help="fresh interpreters per import target")
     parser.add_argument("--calls", type=int, default=1000, help="calls per client in benchmark 3")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in about half a minute: small counts, no comparison provider "
+                        "(the figures are not for publishing; tests/test_bench.py runs it)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.import_runs, args.calls = 1, 100
 
     started = time.perf_counter()
     _env.prepare_airflow_home()
-    community = _env.ensure_compared_provider()
+    community = not args.quick and _env.ensure_compared_provider()
     _env.migrate_db()
     from bench import call_overhead, import_cost, parallel_tokens, requests_per_task
 
@@ -65,12 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     tables: list[Table] = []
     try:
         tables.append(_timed("1. requests per task", seconds,
-                             lambda: requests_per_task.run(with_community=community)))
+                             lambda: requests_per_task.run(runs=2 if args.quick else 5, with_community=community)))
         tables.append(_timed("2. import cost", seconds,
                              lambda: import_cost.run(runs=args.import_runs, with_community=community)))
-        tables.append(_timed("3. call overhead", seconds, lambda: call_overhead.run(calls=args.calls)))
-        tables.append(_timed("4. parallel tokens", seconds,
-                             lambda: parallel_tokens.run(with_community=community)))
+        tables.append(_timed("3. call overhead", seconds,
+                             lambda: call_overhead.run(calls=args.calls, rounds=1 if args.quick else 3)))
+        if args.quick:
+            tables.append(_timed("4. parallel tokens", seconds, lambda: parallel_tokens.run(
+                tasks_list=(4,), lifetime=2, window=3.0, with_community=False)))
+        else:
+            tables.append(_timed("4. parallel tokens", seconds,
+                                 lambda: parallel_tokens.run(with_community=community)))
     finally:
         _env.cleanup()
     seconds["total"] = time.perf_counter() - started
