@@ -20,9 +20,9 @@ from airflow_provider_sf360.core import errors as core_errors
 from airflow_provider_sf360.exceptions import ApiServerWiringError, SalesforceUnreachableError
 from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.store.plugin_api import api_server_base, plugin_api_base
-from airflow_provider_sf360.store.variables import MetadataDbVariables, TaskVariables
 from airflow_provider_sf360.testing import SalesforceEmulator
 from tests.helpers.lifecycle import FAST_RETRY, ConnFactory, set_up_rotating_and_expired
+from tests.helpers.task_variables import TaskSideVariables
 
 WIRING_OPTIONS = (
     "AIRFLOW__SF360__API_SERVER_URL",
@@ -77,21 +77,6 @@ def test_nothing_known_raises_a_permanent_error_naming_the_option(
 
 
 # ------------------------------------------------------------------------------------------- wrong answers
-class TaskSideVariables(TaskVariables):
-    """A task's Variable access, read from the metadata DB directly (as in test_renewal_endpoint.py)."""
-
-    _db = MetadataDbVariables()
-
-    def get(self, key: str) -> str | None:
-        return self._db.get(key)
-
-    def set(self, key: str, value: str, description: str | None = None) -> None:
-        self._db.set(key, value, description)
-
-    def delete(self, key: str) -> None:
-        self._db.delete(key)
-
-
 class CannedServer(http.server.ThreadingHTTPServer):
     """Answers every POST with one canned status, headers and body; counts the requests."""
 

@@ -31,7 +31,7 @@ from airflow_provider_sf360.hooks.sf360 import SF360Hook
 from airflow_provider_sf360.plugins import renewal_api
 from airflow_provider_sf360.store.locks import HostLock
 from airflow_provider_sf360.store.renewal_client import RENEW_PURPOSE
-from airflow_provider_sf360.store.variables import MetadataDbVariables, TaskVariables
+from airflow_provider_sf360.store.variables import MetadataDbVariables
 from airflow_provider_sf360.testing import SalesforceEmulator
 from airflow_provider_sf360.testing.api_server import free_port, stop_process_group
 from tests.helpers.lifecycle import (
@@ -43,26 +43,12 @@ from tests.helpers.lifecycle import (
     set_up_rotating_and_expired,
     set_up_web_flow,
 )
+from tests.helpers.task_variables import TaskSideVariables
 
 CALLERS = 50
 FLOOD = 400
 REFUSED = {"detail": renewal_api.REFUSED_DETAIL}
 OTHER_STATE_KEY = "sf360_token__00D000000000000AAA__005000000000000AAA__0123456789ab"
-
-
-class TaskSideVariables(TaskVariables):
-    """A task's Variable access, read from the metadata DB directly (see the module docstring)."""
-
-    _db = MetadataDbVariables()
-
-    def get(self, key: str) -> str | None:
-        return self._db.get(key)
-
-    def set(self, key: str, value: str, description: str | None = None) -> None:
-        self._db.set(key, value, description)
-
-    def delete(self, key: str) -> None:
-        self._db.delete(key)
 
 
 @pytest.fixture(scope="module")
