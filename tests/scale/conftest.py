@@ -10,13 +10,38 @@ from pathlib import Path
 import pytest
 
 from scale.harness import postgres_bin_dir
-from scale.scenarios import World, copy_logs, scale_world
+from scale.scenarios import World, copy_logs, scale_world, table
 
 REQUIRE = "SF360_REQUIRE_SCALE"
 
 
 def _int_env(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def skip_or_fail(reason: str | None) -> None:
+    """Skip the test when a piece of the run is missing here, or fail it when ``SF360_REQUIRE_SCALE`` is set (CI).
+
+    :param reason: what is missing, or None when everything is there.
+    """
+    if reason:
+        if os.environ.get(REQUIRE):
+            pytest.fail(f"{REQUIRE} is set but {reason}")
+        pytest.skip(reason)
+
+
+def report_figures(capsys: pytest.CaptureFixture[str], artifacts_dir: Path, title: str,
+                   figures: dict[str, object]) -> None:
+    """Print a run's figures as a table and append it to ``test-artifacts/scale-figures.md``.
+
+    :param title: the table's heading.
+    :param figures: figure name -> value.
+    """
+    text = table(title, figures)
+    with capsys.disabled():
+        print(f"\n{text}\n")
+    with open(artifacts_dir / "scale-figures.md", "a") as out:
+        out.write(text + "\n\n")
 
 
 def unavailable() -> str | None:
@@ -34,11 +59,7 @@ def scale_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator
 
     When a test of the module failed, the run's logs are copied to ``test-artifacts/scale-logs/``.
     """
-    reason = unavailable()
-    if reason:
-        if os.environ.get(REQUIRE):
-            pytest.fail(f"{REQUIRE} is set but {reason}")
-        pytest.skip(reason)
+    skip_or_fail(unavailable())
     pg_bin = postgres_bin_dir()
     assert pg_bin is not None
     with scale_world(

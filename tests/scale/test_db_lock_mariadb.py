@@ -26,6 +26,7 @@ import pytest
 from airflow_provider_sf360.testing import SalesforceEmulator
 from scale.harness import Processes
 from scale.mariadb import MariaDB, mariadb_binaries, missing_python_driver
+from tests.scale.conftest import skip_or_fail
 from tests.scale.row_lock import (
     assert_row_lock_excludes_another_host_and_dies_with_its_holder,
     backend_environment,
@@ -55,10 +56,7 @@ def _unavailable() -> str | None:
 @pytest.fixture(scope="module")
 def mariadb_env(salesforce_emulator_session: SalesforceEmulator) -> Iterator[dict[str, str]]:
     """MariaDB started for this module, a migrated Airflow metadata DB on it, and the environment to use it."""
-    if (reason := _unavailable()) is not None:
-        if os.environ.get("SF360_REQUIRE_SCALE"):
-            pytest.fail(f"SF360_REQUIRE_SCALE is set but {reason}")
-        pytest.skip(reason)
+    skip_or_fail(_unavailable())
     work = Path(tempfile.mkdtemp(prefix="sf360_mariadb_"))
     work.chmod(0o711)  # the mysql user must reach its data directory inside
     procs = Processes(work, uuid.uuid4().hex)

@@ -7,7 +7,6 @@ second goes on at once and names what happened. Nothing is ever reused.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from airflow_provider_sf360.testing import SalesforceEmulator
 from scale.harness import Postgres, postgres_bin_dir
+from tests.scale.conftest import skip_or_fail
 from tests.scale.row_lock import (
     assert_row_lock_excludes_another_host_and_dies_with_its_holder,
     backend_environment,
@@ -31,9 +31,7 @@ def pg_env(salesforce_emulator_session: SalesforceEmulator) -> Iterator[dict[str
     """PostgreSQL started for this module, a migrated Airflow metadata DB on it, and the environment to use it."""
     pg_bin = postgres_bin_dir()
     if pg_bin is None:
-        if os.environ.get("SF360_REQUIRE_SCALE"):
-            pytest.fail("SF360_REQUIRE_SCALE is set but PostgreSQL binaries were not found")
-        pytest.skip("PostgreSQL binaries not found (Debian: apt-get install -y postgresql)")
+        skip_or_fail("PostgreSQL binaries not found (Debian: apt-get install -y postgresql)")
     work = Path(tempfile.mkdtemp(prefix="sf360_pglock_"))
     work.chmod(0o711)  # the postgres user must reach its data directory inside
     postgres = Postgres(work / "pg", pg_bin)

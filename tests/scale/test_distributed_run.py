@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from scale.cold_pods import ColdPodFigures, cold_pods_run
-from scale.scenarios import World, revocation_run, rotation_run, table
+from scale.scenarios import World, revocation_run, rotation_run
+from tests.scale.conftest import report_figures
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
 
@@ -30,13 +31,6 @@ TASKS = 32
 RECOVERY_SECONDS = float(os.environ.get("SF360_SCALE_TASK_SECONDS", 30))
 
 
-def _report(capsys: pytest.CaptureFixture[str], artifacts_dir: Path, title: str, figures: dict[str, object]) -> None:
-    text = table(title, figures)
-    with capsys.disabled():
-        print(f"\n{text}\n")
-    with open(artifacts_dir / "scale-figures.md", "a") as out:
-        out.write(text + "\n\n")
-
 
 def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsys: pytest.CaptureFixture[str],
                                                          artifacts_dir: Path) -> None:
@@ -44,7 +38,7 @@ def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsy
     rotating token again (the rotation run), with no reuse."""
     (artifacts_dir / "scale-figures.md").unlink(missing_ok=True)
     revoked = revocation_run(scale_stack, TASKS)
-    _report(capsys, artifacts_dir, "Revocation run", revoked.as_dict())
+    report_figures(capsys, artifacts_dir, "Revocation run", revoked.as_dict())
     assert revoked.problems() == []
     assert revoked.run_state == "failed"
     assert revoked.reuse_detections == 0
@@ -52,7 +46,7 @@ def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsy
     setup = scale_stack.stack.helper("setup")
     assert setup["ok"], setup
     recovered = rotation_run(scale_stack, TASKS, RECOVERY_SECONDS)
-    _report(capsys, artifacts_dir, "Rotation run after setting up again", recovered.as_dict())
+    report_figures(capsys, artifacts_dir, "Rotation run after setting up again", recovered.as_dict())
     assert recovered.problems() == []
     assert recovered.refresh_token_grants >= 2  # tokens really expired during the run
     assert recovered.api_calls == recovered.rest_requests
@@ -69,7 +63,7 @@ def test_cold_pods_each_get_machine_tokens_and_the_grants_per_lifetime_are_count
     cold_pods: list[ColdPodFigures], capsys: pytest.CaptureFixture[str], artifacts_dir: Path
 ) -> None:
     for figures in cold_pods:
-        _report(capsys, artifacts_dir, f"Cold pods: {figures.pods}", figures.as_dict())
+        report_figures(capsys, artifacts_dir, f"Cold pods: {figures.pods}", figures.as_dict())
     for figures in cold_pods:
         assert figures.problems() == [], figures.pods
 

@@ -24,8 +24,9 @@ import pytest
 
 from scale.celery_stack import CeleryWorld, celery_run, celery_world, redis_server_binary
 from scale.harness import postgres_bin_dir
-from scale.scenarios import copy_logs, table
+from scale.scenarios import copy_logs
 from scale.two_hosts import wiring_check_run
+from tests.scale.conftest import report_figures, skip_or_fail
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(900)]
 
@@ -33,7 +34,6 @@ TASKS = 32
 TASK_SECONDS = float(os.environ.get("SF360_CELERY_TASK_SECONDS", 30))
 CONCURRENCY = int(os.environ.get("SF360_CELERY_CONCURRENCY", 8))
 SPLIT = os.environ.get("SF360_CELERY_SPLIT", "1") != "0"
-REQUIRE = "SF360_REQUIRE_SCALE"
 
 
 def _unavailable() -> str | None:
@@ -56,11 +56,7 @@ def _unavailable() -> str | None:
 @pytest.fixture(scope="module")
 def celery_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[CeleryWorld]:
     """The running Celery stack; its logs go to ``test-artifacts/celery-logs/`` when a test of the module fails."""
-    reason = _unavailable()
-    if reason:
-        if os.environ.get(REQUIRE):
-            pytest.fail(f"{REQUIRE} is set but {reason}")
-        pytest.skip(reason)
+    skip_or_fail(_unavailable())
     pg_bin = postgres_bin_dir()
     assert pg_bin is not None
     with celery_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world:
@@ -75,12 +71,8 @@ def test_celery_two_hosts_keep_the_token_family_under_a_slow_network_and_a_late_
 ) -> None:
     figures = celery_run(celery_stack, TASKS, TASK_SECONDS)
     layout = "split api-servers (core + execution)" if celery_stack.split_api_servers else "one api-server"
-    text = table(f"Celery run, {layout}: two hosts, slow network to the api-server, one late refresh answer",
-                 figures.as_dict())
-    with capsys.disabled():
-        print(f"\n{text}\n")
-    with open(artifacts_dir / "scale-figures.md", "a") as out:
-        out.write(text + "\n\n")
+    title = f"Celery run, {layout}: two hosts, slow network to the api-server, one late refresh answer"
+    report_figures(capsys, artifacts_dir, title, figures.as_dict())
     assert figures.problems() == []
     assert figures.refresh_token_grants >= 2  # tokens really expired during the run
     assert figures.api_calls == figures.rest_requests
@@ -92,9 +84,5 @@ def test_split_layout_without_the_sf360_api_server_url_fails_the_task_at_once_wi
     if not celery_stack.split_api_servers:
         pytest.skip("SF360_CELERY_SPLIT=0: one api-server serves the renewal route at the Execution API's address")
     figures = wiring_check_run(celery_stack)
-    text = table("Split layout, the task has no [sf360] api_server_url", figures.as_dict())
-    with capsys.disabled():
-        print(f"\n{text}\n")
-    with open(artifacts_dir / "scale-figures.md", "a") as out:
-        out.write(text + "\n\n")
+    report_figures(capsys, artifacts_dir, "Split layout, the task has no [sf360] api_server_url", figures.as_dict())
     assert figures.problems() == []

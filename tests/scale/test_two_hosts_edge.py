@@ -21,10 +21,10 @@ import pytest
 
 from scale.edge_stack import edge3_missing, edge_world
 from scale.harness import postgres_bin_dir
-from scale.scenarios import copy_logs, table
+from scale.scenarios import copy_logs
 from scale.two_hosts import two_host_run, wiring_check_run
 from scale.worlds import TwoHostWorld
-from tests.scale.conftest import REQUIRE, unavailable
+from tests.scale.conftest import report_figures, skip_or_fail, unavailable
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
 
@@ -39,11 +39,7 @@ SPLIT = os.environ.get("SF360_EDGE_SPLIT", "0") == "1"
 @pytest.fixture(scope="module")
 def edge_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[TwoHostWorld]:
     """The running Edge stack; its logs go to ``test-artifacts/edge-logs/`` when a test of the module fails."""
-    reason = unavailable() or edge3_missing()
-    if reason:
-        if os.environ.get(REQUIRE):
-            pytest.fail(f"{REQUIRE} is set but {reason}")
-        pytest.skip(reason)
+    skip_or_fail(unavailable() or edge3_missing())
     pg_bin = postgres_bin_dir()
     assert pg_bin is not None
     with edge_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world:
@@ -58,12 +54,8 @@ def test_edge_hosts_without_the_metadata_db_keep_the_token_family(
 ) -> None:
     figures = two_host_run(edge_stack, TASKS, TASK_SECONDS)
     layout = ", split api-servers" if edge_stack.split_api_servers else ""
-    text = table(f"Edge run{layout}: two hosts without the metadata DB, slow network, one late refresh answer",
-                 figures.as_dict())
-    with capsys.disabled():
-        print(f"\n{text}\n")
-    with open(artifacts_dir / "scale-figures.md", "a") as out:
-        out.write(text + "\n\n")
+    title = f"Edge run{layout}: two hosts without the metadata DB, slow network, one late refresh answer"
+    report_figures(capsys, artifacts_dir, title, figures.as_dict())
     assert figures.problems() == []
     assert figures.refresh_token_grants >= 2  # tokens really expired during the run
     assert figures.api_calls == figures.rest_requests
@@ -75,9 +67,6 @@ def test_split_layout_without_the_sf360_api_server_url_fails_the_edge_task_at_on
     if not edge_stack.split_api_servers:
         pytest.skip("SF360_EDGE_SPLIT is not 1: the Celery module runs the split layout's negative check")
     figures = wiring_check_run(edge_stack)
-    text = table("Edge, split layout, the task has no [sf360] api_server_url", figures.as_dict())
-    with capsys.disabled():
-        print(f"\n{text}\n")
-    with open(artifacts_dir / "scale-figures.md", "a") as out:
-        out.write(text + "\n\n")
+    title = "Edge, split layout, the task has no [sf360] api_server_url"
+    report_figures(capsys, artifacts_dir, title, figures.as_dict())
     assert figures.problems() == []
