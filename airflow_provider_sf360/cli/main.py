@@ -21,7 +21,7 @@ import stat
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow.exceptions import AirflowNotFoundException
@@ -31,6 +31,7 @@ from airflow_provider_sf360.core import setup_pages
 from airflow_provider_sf360.core.credentials import DEFAULT_CALLBACK_URL, AuthFlow
 from airflow_provider_sf360.core.errors import CredentialsInvalidError, SF360Error
 from airflow_provider_sf360.core.jwt_keys import generate_jwt_key_pair
+from airflow_provider_sf360.core.lifecycle import ActionResult
 from airflow_provider_sf360.core.timestamps import utc_text
 from airflow_provider_sf360.service.actions import SF360Actions
 from airflow_provider_sf360.service.audit import AirflowAuditLog, cli_user
@@ -38,11 +39,14 @@ from airflow_provider_sf360.service.diagnose import diagnose
 from airflow_provider_sf360.service.fleet import fleet_status, prune
 from airflow_provider_sf360.service.fleet import orphans as orphaned_states
 from airflow_provider_sf360.service.oauth_state import InvalidStateError, make_state, read_state
-from airflow_provider_sf360.store.connections import private_key_refusal, read_connection, set_private_key
+from airflow_provider_sf360.store.connections import (
+    ConnectionRow,
+    OrphanedState,
+    private_key_refusal,
+    read_connection,
+    set_private_key,
+)
 from airflow_provider_sf360.store.legacy_keys import migrate_legacy_token_states
-
-if TYPE_CHECKING:
-    from airflow_provider_sf360.service.actions import SF360Actions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT = 300.0
@@ -90,13 +94,13 @@ def _actions(conn_id: str) -> SF360Actions:
     return actions
 
 
-def _row_json(row: Any) -> dict[str, Any]:
+def _row_json(row: ConnectionRow) -> dict[str, Any]:
     if row.error is not None:
         return {"conn_id": row.conn_id, "status": "invalid", "error": row.error}
     return {**row.status, "shared_with": row.shared_with, "shared_from": row.shared_from}
 
 
-def _row_text(row: Any) -> str:
+def _row_text(row: ConnectionRow) -> str:
     if row.error is not None:
         detail = "\n".join(f"  {line}" for line in row.error.splitlines())
         return f"{row.conn_id}: invalid connection\n{detail}"
@@ -108,7 +112,7 @@ def _row_text(row: Any) -> str:
     return text
 
 
-def _orphan_text(orphan: Any) -> str:
+def _orphan_text(orphan: OrphanedState) -> str:
     who = orphan.username or orphan.user_id
     return (f"(no connection): orphaned token state of org {orphan.org_id}, user {who}, set up "
             f"{utc_text(orphan.set_up_at)}\n  key {orphan.state_key}; revoke and remove it with `sf360 prune`")
@@ -121,7 +125,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.conn_ids:
         missing = [cid for cid in args.conn_ids if cid not in by_id]
         rows = [by_id[cid] for cid in args.conn_ids if cid in by_id]
-        orphans: list[Any] = []
+        orphans: list[OrphanedState] = []
     else:
         missing, rows, orphans = [], fleet.rows, fleet.orphans
     if args.json:
@@ -139,7 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _no_connection(conn_id: str) -> str:
     return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
-def _report(args: argparse.Namespace, result: Any) -> int:
+def _report(args: argparse.Namespace, result: ActionResult) -> int:
     _emit(args, result.to_dict(), f"{'OK' if result.ok else 'FAILED'}: {result.message}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -151,7 +155,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return _report(args, _web_login(args, actions))
 
 
-def _web_login(args: argparse.Namespace, actions: SF360Actions) -> Any:
+def _web_login(args: argparse.Namespace, actions: SF360Actions) -> ActionResult:
     """Like ``sf org login web``: a loopback server, the authorize URL in a browser, then the code exchange."""
     callback = actions.hook.credentials.callback_url or DEFAULT_CALLBACK_URL
     key, actor = secrets.token_bytes(32), actions.audit.actor

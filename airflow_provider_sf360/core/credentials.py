@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -263,14 +263,14 @@ class _Collector:
         if value is None and key not in self.oversized:
             self.problems.append(f"{FIELD_LABELS[key]}: missing; {why}.")
 
-    def salesforce_id(self, raw: str | None, key: str, parse: Any) -> str:
+    def salesforce_id(self, raw: str | None, key: str, parse: Callable[[str], str]) -> str:
         if key in self.oversized:
             return ""
         if raw is None:
             self.problems.append(f"{FIELD_LABELS[key]}: missing; enter the 15 or 18-character ID.")
             return ""
         try:
-            return str(parse(raw))
+            return parse(raw)
         except InvalidSalesforceIdError as exc:
             self.problems.append(str(exc))
             return ""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -74,7 +75,7 @@ def _setup(request: Request, actions: SF360Actions, username: str) -> str | Outc
     return result.ok, result.message
 
 
-def _dispatch(request: Request, conn_id: str, action: str, confirm: str | None, user: Any) -> str | Outcome:
+def _dispatch(request: Request, conn_id: str, action: str, confirm: str | None, user: BaseUser) -> str | Outcome:
     if not connection_exists(conn_id):
         return False, f"There is no sf360 connection {conn_id!r}."
     if action == "delete" and confirm != "yes":
@@ -125,7 +126,7 @@ async def action(
     return back_to_page(request, str(user.get_id()), outcome)
 
 
-async def _diagnose(request: Request, conn_id: str, user: Any) -> Response:
+async def _diagnose(request: Request, conn_id: str, user: BaseUser) -> Response:
     """Diagnose: every check with its verdict (JSON for the page's script, a summary flash otherwise)."""
     if not await run_in_threadpool(connection_exists, conn_id):
         raise HTTPException(404, f"There is no sf360 connection {conn_id!r}.")
@@ -152,7 +153,7 @@ def _hide_callback_query(request: Request) -> None:
     request.scope["query_string"] = redacted.encode()
 
 
-def _complete(url: str, value: str, user: Any) -> Outcome:
+def _complete(url: str, value: str, user: BaseUser) -> Outcome:
     """The OAuth callback: check the signed state, then let the service redeem the code."""
     try:
         state = read_state(value, username=user.get_name())
@@ -164,13 +165,13 @@ def _complete(url: str, value: str, user: Any) -> Outcome:
     return result.ok, result.message
 
 
-async def _callback(request: Request, user: Any) -> Response:
+async def _callback(request: Request, user: BaseUser) -> Response:
     url, state = request.state.sf360_callback
     outcome = await run_in_threadpool(_complete_safely, url, state, user)
     return back_to_page(request, str(user.get_id()), outcome, signin=True)
 
 
-def _complete_safely(url: str, state: str, user: Any) -> Outcome:
+def _complete_safely(url: str, state: str, user: BaseUser) -> Outcome:
     outcome = _run(lambda: _complete(url, state, user))
     return outcome if isinstance(outcome, tuple) else (False, "Unexpected answer.")
 
@@ -209,7 +210,7 @@ async def prune_orphan(
     return back_to_page(request, str(user.get_id()), outcome)
 
 
-def _prunable_by(user: Any, state_key: str) -> bool:
+def _prunable_by(user: BaseUser, state_key: str) -> bool:
     """Whether ``state_key`` is an orphan of a team in which ``user`` may delete connections."""
     return any(
         orphan.state_key == state_key and is_authorized(user, orphan.set_up_for, "DELETE", orphan.team_name)

@@ -5,9 +5,9 @@ Rows come from the action service's fleet view (non-secret status only); nothing
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote, urlsplit
 
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,7 +33,7 @@ from airflow_provider_sf360.store.connections import STATUSES, ConnectionRow, Or
 router = APIRouter()
 
 
-def visible_fleet(user: Any) -> tuple[list[ConnectionRow], list[OrphanedState], set[str]]:
+def visible_fleet(user: BaseUser) -> tuple[list[ConnectionRow], list[OrphanedState], set[str]]:
     """Rows this user may read, orphans of teams they may delete connections in, and ids they may edit.
 
     Sharing is shown even when the other connection is not visible: by name when the user may read it, else

@@ -9,10 +9,11 @@ manager: reading a connection needs ``GET`` on it, acting on it ``PUT``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from airflow.configuration import conf
@@ -32,6 +33,7 @@ PAGE_SIZE = 50
 BULK_TEST_CONCURRENCY = 4  # Test access calls running at once in the api-server's threads
 
 authenticated = [Depends(requires_authenticated())]
+AccessMethod = Literal["GET", "PUT", "DELETE"]  # read, edit, delete a connection (Airflow's auth manager)
 Outcome = tuple[bool, str]
 templates = Environment(
     loader=FileSystemLoader(PLUGIN_DIR / "templates"), autoescape=select_autoescape(default=True), auto_reload=False
@@ -72,11 +74,11 @@ def _session_token(request: Request) -> str | None:
     return request.cookies.get("_token")
 
 
-def csrf(request: Request, user: Any) -> str:
+def csrf(request: Request, user: BaseUser) -> str:
     return csrf_token(str(user.get_id()), _session_token(request))
 
 
-def check_csrf(request: Request, user: Any, token: str | None) -> None:
+def check_csrf(request: Request, user: BaseUser, token: str | None) -> None:
     if not csrf_ok(str(user.get_id()), token, _session_token(request)):
         raise HTTPException(403, "Missing, expired or invalid CSRF token; reload the page and try again.")
 
@@ -110,18 +112,20 @@ def flash_of(request: Request, user_id: str) -> tuple[tuple[bool, str] | None, b
     return read_flash(raw.removesuffix("~signin"), user_id), signin
 
 
-def is_authorized(user: Any, conn_id: str | None, method: str = "PUT", team_name: str | None = None) -> bool:
+def is_authorized(
+    user: BaseUser, conn_id: str | None, method: AccessMethod = "PUT", team_name: str | None = None
+) -> bool:
     """Airflow's auth manager on one connection (with its team); ``conn_id`` None: connections in general."""
     details = ConnectionDetails(conn_id=conn_id, team_name=team_name) if conn_id or team_name else None
-    return bool(get_auth_manager().is_authorized_connection(method=method, details=details, user=user))  # type: ignore[arg-type]
+    return bool(get_auth_manager().is_authorized_connection(method=method, details=details, user=user))
 
 
-def authorize(user: Any, conn_id: str, method: str = "PUT") -> None:
+def authorize(user: BaseUser, conn_id: str, method: AccessMethod = "PUT") -> None:
     """Raise 403 unless ``user`` may read (GET) or edit (PUT) the connection, in its team."""
     if not is_authorized(user, conn_id, method, team_of(conn_id)):
         raise HTTPException(403, f"You may not {'edit' if method != 'GET' else 'read'} connection {conn_id!r}.")
 
 
-def audit_of(user: Any) -> AirflowAuditLog:
+def audit_of(user: BaseUser) -> AirflowAuditLog:
     """Who acts from the page: the signed-in Airflow user."""
     return AirflowAuditLog.for_user(str(user.get_name()), "page")

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from airflow.models.connection import Connection
 from airflow.models.crypto import get_fernet
@@ -95,7 +95,7 @@ def describe_secret_fields(removed: list[str]) -> str:
     return ", ".join(SECRET_FIELD_LABELS[key] for key in removed) or "none were set"
 
 
-def _private_key_refusal(conn: Any, conn_id: str, replace_existing: bool) -> str | None:
+def _private_key_refusal(conn: Connection | None, conn_id: str, replace_existing: bool) -> str | None:
     """Why a new private key may not go into ``conn`` (None: it may)."""
     if conn is None or conn.conn_type != CONN_TYPE:
         return f"There is no sf360 connection {conn_id!r} (see `sf360 status` for the list)."
@@ -175,7 +175,17 @@ def _environment_connection(conn_id: str) -> Connection | None:
         return None
 
 
-def saved_connection_with_same_fields(conn: Any) -> str | None:
+class ConnectionFields(Protocol):
+    """What is read of a connection object, whichever class Airflow made it with (ORM model or Task SDK)."""
+
+    login: str | None
+    password: str | None
+
+    @property
+    def extra_dejson(self) -> dict[str, Any]: ...
+
+
+def saved_connection_with_same_fields(conn: ConnectionFields) -> str | None:
     """The id of the saved sf360 connection whose fields equal ``conn``'s, secrets included, or None.
 
     Airflow's form Test button runs the hook under a temporary connection id made from the saved connection's
@@ -188,15 +198,13 @@ def saved_connection_with_same_fields(conn: Any) -> str | None:
     wanted = (conn.login or None, conn.password or None, _extra_fields(conn.extra_dejson))
     if not (wanted[1] or any(wanted[2].get(key) for key in SECRET_EXTRA_KEYS)):
         return None
-    for raw in _sf360_connections(None):
-        conn_id, login, password, pw_encrypted, extra, extra_encrypted = raw[:6]
+    for stored in _sf360_connections(None):
         try:
-            fields = json.loads(_decrypt(extra, extra_encrypted) or "{}")
-            saved = (login or None, _decrypt(password, pw_encrypted) or None, _extra_fields(fields))
+            saved = (stored.login or None, stored.decrypted_password() or None, _extra_fields(stored.decrypted_extra()))
         except Exception:  # noqa: S112  (an unreadable connection is not the one tested)
             continue
         if saved == wanted:
-            return str(conn_id)
+            return stored.conn_id
     return None
 
 
@@ -289,8 +297,27 @@ def _decrypt(raw: str | None, encrypted: bool) -> str | None:
     return str(get_fernet().decrypt(raw.encode()).decode())
 
 
-def _sf360_connections(only: Collection[str] | None) -> list[Any]:
-    """Every (or the named) ``sf360`` connection's raw columns (ciphertext, not ORM objects), sorted by id."""
+class StoredConnection(NamedTuple):
+    """One ``sf360`` connection's columns as stored: secrets still encrypted, no ORM object."""
+
+    conn_id: str
+    login: str | None
+    password: str | None
+    is_encrypted: bool
+    extra: str | None
+    is_extra_encrypted: bool
+    team_name: str | None = None
+
+    def decrypted_password(self) -> str | None:
+        return _decrypt(self.password, self.is_encrypted)
+
+    def decrypted_extra(self) -> Any:
+        """The Extra field's JSON (any JSON value: the caller checks it is an object)."""
+        return json.loads(_decrypt(self.extra, self.is_extra_encrypted) or "{}")
+
+
+def _sf360_connections(only: Collection[str] | None) -> list[StoredConnection]:
+    """Every (or the named) ``sf360`` connection's columns (ciphertext, not ORM objects), sorted by id."""
     # Table columns, not ORM attributes: no mapper configuration of every Airflow model (about 0.8 s in the CLI).
     table = Connection.__table__
     names = ["conn_id", "login", "password", "is_encrypted", "extra", "is_extra_encrypted"]
@@ -301,7 +328,7 @@ def _sf360_connections(only: Collection[str] | None) -> list[Any]:
         query = query.where(table.c.conn_id.in_(list(only)))
     with create_session() as session:
         rows = session.execute(query).all()
-    return sorted(rows, key=lambda r: r[0])
+    return sorted((StoredConnection(*row) for row in rows), key=lambda row: row.conn_id)
 
 
 def _token_variables(keys: Collection[str] | None) -> dict[str, _StoredVariable]:
@@ -342,15 +369,15 @@ def _redacted(text: str | None) -> str:
     return text or ""
 
 
-def _credentials(raw: Any, settings: ProviderSettings) -> tuple[SF360Credentials | None, str | None]:
+def _credentials(stored: StoredConnection, settings: ProviderSettings) -> tuple[SF360Credentials | None, str | None]:
     """(credentials, None) or (None, why the connection is unusable), cached by the columns' ciphertext."""
-    conn_id, login, password, pw_encrypted, extra, extra_encrypted = raw[:6]
 
     def make() -> tuple[SF360Credentials | None, str | None]:
         try:
-            fields = json.loads(_decrypt(extra, extra_encrypted) or "{}")
+            fields = stored.decrypted_extra()
             creds = credentials_from_connection_fields(
-                conn_id, fields if isinstance(fields, dict) else {}, login, _decrypt(password, pw_encrypted), settings
+                stored.conn_id, fields if isinstance(fields, dict) else {}, stored.login,
+                stored.decrypted_password(), settings,
             )
             return replace(creds, consumer_secret=None, private_key=None, refresh_token=None), None
         except SF360Error as error:
@@ -358,7 +385,8 @@ def _credentials(raw: Any, settings: ProviderSettings) -> tuple[SF360Credentials
         except Exception as error:  # one unreadable connection must not break the page
             return None, f"The connection could not be read ({type(error).__name__})."
 
-    return _cached(_credentials_cache, (conn_id, login, password, extra, settings), make)
+    key = (stored.conn_id, stored.login, stored.password, stored.extra, settings)
+    return _cached(_credentials_cache, key, make)
 
 
 def _stored(values: dict[str, _StoredVariable], key: str) -> TokenState | TokenLink | None:
@@ -366,10 +394,11 @@ def _stored(values: dict[str, _StoredVariable], key: str) -> TokenState | TokenL
     return read_stored(found.value) if found else None
 
 
-def _row_of(raw: Any, values: dict[str, _StoredVariable], settings: ProviderSettings) -> ConnectionRow:
-    conn_id = raw[0]
-    team = raw[6] if len(raw) > 6 else None
-    credentials, error = _credentials(raw, settings)
+def _row_of(
+    connection: StoredConnection, values: dict[str, _StoredVariable], settings: ProviderSettings
+) -> ConnectionRow:
+    conn_id, team = connection.conn_id, connection.team_name
+    credentials, error = _credentials(connection, settings)
     state_key = token_key(conn_id)
     if credentials is None:
         return ConnectionRow(conn_id, error=error, team_name=team, state_key=state_key)
@@ -400,19 +429,19 @@ def read_fleet(only: Collection[str] | None = None) -> Fleet:
     :param only: connection ids to read (None: all).
     """
     settings = provider_settings()
-    raws = _sf360_connections(only)
-    keys = None if only is None else _keys_of(raws)
+    stored_connections = _sf360_connections(only)
+    keys = None if only is None else _keys_of(stored_connections)
     values = _token_variables(keys)
     if keys is not None:  # the owners of tokens shared with the named connections
         owners = [stored.shared_from for key in keys if isinstance(stored := _safe_stored(values, key), TokenLink)]
         values.update(_token_variables([token_key(owner) for owner in owners]))
-    rows = [_row_of(raw, values, settings) for raw in raws]
+    rows = [_row_of(connection, values, settings) for connection in stored_connections]
     orphans = [] if only is not None else _orphans(values, {row.conn_id for row in rows})
     return Fleet(rows, orphans)
 
 
-def _keys_of(raws: list[Any]) -> list[str]:
-    keys = [token_key(raw[0]) for raw in raws]
+def _keys_of(stored_connections: list[StoredConnection]) -> list[str]:
+    keys = [token_key(stored.conn_id) for stored in stored_connections]
     return keys + [status_key(key) for key in keys]
 
 

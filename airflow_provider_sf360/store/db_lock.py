@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
 
 from airflow import settings
 from airflow.models.variable import Variable
 from airflow.utils.session import create_session
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from airflow_provider_sf360.core.errors import SalesforceUnreachableError, SF360Error
 from airflow_provider_sf360.core.renewal import TokenStore
@@ -41,7 +42,7 @@ def _ensure_lock_row(lock_key: str) -> None:
         pass  # created by another process meanwhile
 
 
-def _bound_lock_wait(connection: Any, dialect: str, seconds: float) -> Callable[[], None]:
+def _bound_lock_wait(connection: Connection, dialect: str, seconds: float) -> Callable[[], None]:
     """Bound how long the lock statement may wait on MySQL/MariaDB; returns what puts the connection back as it was.
 
     ``innodb_lock_wait_timeout`` is a session variable of the (pooled) connection: it is set here, outside any
@@ -63,13 +64,13 @@ def _bound_lock_wait(connection: Any, dialect: str, seconds: float) -> Callable[
     return restore
 
 
-def _bound_lock_wait_in_transaction(session: Any, dialect: str, seconds: float) -> None:
+def _bound_lock_wait_in_transaction(session: Session, dialect: str, seconds: float) -> None:
     if dialect == "postgresql":
         session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
 
 
 @contextmanager
-def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Any]:
+def row_locked_session(lock_key: str, wait_seconds: float) -> Iterator[Session]:
     """A metadata-DB session holding the row lock of ``lock_key`` until it commits (or rolls back).
 
     Provider errors are outcomes to remember (a revoked token is stored as revoked), so they commit too; any
