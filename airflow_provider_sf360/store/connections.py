@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from airflow.models.connection import Connection
-from airflow.models.crypto import get_fernet
 from airflow.models.variable import Variable as VariableModel
 from airflow.utils.session import create_session
 from sqlalchemy import delete, or_, select
@@ -28,6 +27,7 @@ from airflow_provider_sf360.core.lifecycle import status_summary
 from airflow_provider_sf360.core.state_keys import STATUS_PREFIX, TOKEN_PREFIX, status_key, token_key
 from airflow_provider_sf360.core.token_state import TokenLink, TokenState, read_stored
 from airflow_provider_sf360.settings import multi_team_enabled, provider_settings
+from airflow_provider_sf360.store.variables import decrypted, read_value
 
 SECRET_EXTRA_KEYS = ("private_key", "refresh_token")
 SECRET_FIELD_LABELS = {"password": "Consumer Secret", "private_key": "Private Key", "refresh_token": "Refresh Token"}
@@ -291,12 +291,6 @@ def _cached(cache: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
     return cache[key]
 
 
-def _decrypt(raw: str | None, encrypted: bool) -> str | None:
-    if not raw or not encrypted:
-        return raw
-    return str(get_fernet().decrypt(raw.encode()).decode())
-
-
 class StoredConnection(NamedTuple):
     """One ``sf360`` connection's columns as stored: secrets still encrypted, no ORM object."""
 
@@ -309,11 +303,11 @@ class StoredConnection(NamedTuple):
     team_name: str | None = None
 
     def decrypted_password(self) -> str | None:
-        return _decrypt(self.password, self.is_encrypted)
+        return decrypted(self.password, self.is_encrypted)
 
     def decrypted_extra(self) -> Any:
         """The Extra field's JSON (any JSON value: the caller checks it is an object)."""
-        return json.loads(_decrypt(self.extra, self.is_extra_encrypted) or "{}")
+        return json.loads(decrypted(self.extra, self.is_extra_encrypted) or "{}")
 
 
 def _sf360_connections(only: Collection[str] | None) -> list[StoredConnection]:
@@ -354,7 +348,7 @@ def _token_variables(keys: Collection[str] | None) -> dict[str, _StoredVariable]
 
 
 def _redacting(raw: str, encrypted: bool) -> Callable[[], str]:
-    return lambda: _redacted(_decrypt(raw, encrypted))
+    return lambda: _redacted(decrypted(raw, encrypted))
 
 
 def _redacted(text: str | None) -> str:
@@ -501,10 +495,8 @@ def _orphan(key: str, found: _StoredVariable) -> OrphanedState:
 def read_orphan(state_key: str) -> tuple[str | None, str | None]:
     """The raw value and team of one token Variable (decrypted; holds tokens: server side only)."""
     with create_session() as session:
-        row = session.scalars(select(VariableModel).where(VariableModel.key == state_key)).one_or_none()
-        if row is None:
-            return None, None
-        return row.val, getattr(row, "team_name", None)
+        found = read_value(session, state_key)
+    return (None, None) if found is None else found
 
 
 def delete_state(state_key: str) -> None:

@@ -29,7 +29,7 @@ from airflow_provider_sf360.store.connections import read_connection, team_of
 from airflow_provider_sf360.store.db_lock import row_locked_session
 from airflow_provider_sf360.store.masking import mask_token
 from airflow_provider_sf360.store.token_store import VariableTokenStore
-from airflow_provider_sf360.store.variables import SessionVariables
+from airflow_provider_sf360.store.variables import SessionVariables, read_value
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def migrate_legacy_token_states() -> int:
 
 def _move(old_key: str) -> bool:
     with create_session() as session:
-        raw = session.scalar(select(VariableModel).where(VariableModel.key == old_key))
-        text = raw.val if raw is not None else None
+        found = read_value(session, old_key)
+        text = found[0] if found is not None else None
     try:
         state = TokenState.from_json(text or "")
         creds = _credentials_of(state.set_up_for or "")

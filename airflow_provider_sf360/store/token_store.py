@@ -15,13 +15,14 @@ from typing import Any
 
 from airflow.models.variable import Variable as VariableModel
 from airflow.utils.session import create_session
-from sqlalchemy import select
+from cryptography.fernet import InvalidToken
+from sqlalchemy import delete, select
 
 from airflow_provider_sf360.core.errors import NotSetUpError
 from airflow_provider_sf360.core.lifecycle import PendingAuthorization
 from airflow_provider_sf360.core.state_keys import PENDING_PREFIX, pending_key, status_key, token_key
 from airflow_provider_sf360.core.token_state import TokenLink, TokenState, read_stored
-from airflow_provider_sf360.store.variables import MetadataDbVariables, VariableBackend
+from airflow_provider_sf360.store.variables import MetadataDbVariables, VariableBackend, decrypted
 
 MaskFn = Callable[[str], None]
 
@@ -150,19 +151,22 @@ def sweep_expired_pending(
     if not isinstance(variables, MetadataDbVariables):
         return 0
     moment = time.time() if now is None else now
-    removed = 0
+    table = VariableModel.__table__
     with create_session() as session:
-        rows = session.scalars(
-            select(VariableModel).where(VariableModel.key.startswith(PENDING_PREFIX, autoescape=True))
-        )
-        for row in rows:
+        rows = session.execute(
+            select(table.c.id, table.c.val, table.c.is_encrypted)
+            .where(table.c.key.startswith(PENDING_PREFIX, autoescape=True))
+        ).all()
+        gone = []
+        for row_id, stored, is_encrypted in rows:
             try:
-                pending = json.loads(row.val or "{}")
+                pending = json.loads(decrypted(stored, bool(is_encrypted)) or "{}")
                 expired = float(pending.get("expires_at", 0)) < moment
                 mine = also_state_key is not None and pending.get("state_key") == also_state_key
-            except (TypeError, ValueError, AttributeError):
+            except (TypeError, ValueError, AttributeError, InvalidToken):
                 expired, mine = True, False
             if expired or mine:
-                session.delete(row)
-                removed += 1
-    return removed
+                gone.append(row_id)
+        if gone:
+            session.execute(delete(table).where(table.c.id.in_(gone)))
+    return len(gone)

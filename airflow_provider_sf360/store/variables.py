@@ -1,7 +1,7 @@
 """Airflow Variables as a key-value store: the Task SDK inside tasks, the metadata DB on the server side.
 
 Tasks may not touch the ORM (Airflow 3 blocks it), and ``airflow.sdk.Variable.set`` only works inside a
-task; the api-server, the CLI, ``dag.test()`` and tests outside tasks use the ORM model directly. Variables are
+task; the api-server, the CLI, ``dag.test()`` and tests outside tasks use its table directly. Variables are
 Fernet-encrypted at rest when a Fernet key is configured. Under ``[core] multi_team`` a connection's Variables
 belong to its team: the server side names the team, and a task's Variables are its own team's (the Execution
 API places them there).
@@ -17,7 +17,7 @@ from airflow.models.variable import Variable as VariableModel
 from airflow.sdk import SecretCache
 from airflow.sdk import Variable as TaskVariable
 from airflow.utils.session import create_session
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from airflow_provider_sf360.core.errors import TokensUnencryptedError
@@ -66,25 +66,60 @@ def _team(team_name: str | None) -> str | None:
     return team_name if team_name and multi_team_enabled() else None
 
 
+# The table, not the ORM model: loading a ``Variable`` object masks its value (``Variable.on_db_load`` calls
+# ``mask_secret``), and each new value recompiles the masker's pattern of every value seen before. The api-server
+# reads a new token state at every renewal, so its masker would grow (and slow down) all day long; where tokens
+# must be masked (tasks, the CLI) ``store/masking.py`` does it.
+_VARIABLES = VariableModel.__table__
+
+
+def decrypted(stored: str | None, is_encrypted: bool) -> str | None:
+    """A Variable's value as Airflow stores it (Fernet-encrypted when ``is_encrypted``), in plain text.
+
+    :param stored: the ``val`` column.
+    :param is_encrypted: the ``is_encrypted`` column.
+    """
+    if not stored or not is_encrypted:
+        return stored
+    return get_fernet().decrypt(stored.encode()).decode()
+
+
+def read_value(session: Session, key: str) -> tuple[str | None, str | None] | None:
+    """(value, team) of one Variable, decrypted, or None when there is no such Variable.
+
+    :param session: a metadata-DB session.
+    :param key: the Variable's key.
+    """
+    columns = [_VARIABLES.c.val, _VARIABLES.c.is_encrypted]
+    if "team_name" in _VARIABLES.c:
+        columns.append(_VARIABLES.c.team_name)
+    row = session.execute(select(*columns).where(_VARIABLES.c.key == key)).first()
+    if row is None:
+        return None
+    return decrypted(row[0], bool(row[1])), (row[2] if len(row) > 2 else None)
+
+
 def _read(session: Session, key: str) -> str | None:
-    row = session.scalar(select(VariableModel).where(VariableModel.key == key))
-    return None if row is None or row.val is None else str(row.val)
+    found = read_value(session, key)
+    return None if found is None else found[0]
 
 
 def _write(session: Session, key: str, value: str, description: str | None, team_name: str | None) -> None:
-    """Insert or update one Variable in ``session`` (encrypted by the model with Airflow's Fernet key)."""
+    """Insert or update one Variable in ``session``, encrypted with Airflow's Fernet key as the model would."""
     require_encryption_at_rest()
-    row = session.scalar(select(VariableModel).where(VariableModel.key == key))
-    if row is None:
-        session.add(VariableModel(key=key, val=value, description=description, team_name=team_name))
+    fernet = get_fernet()
+    columns = {"val": fernet.encrypt(value.encode()).decode(), "is_encrypted": bool(fernet.is_encrypted),
+               "description": description}
+    if session.execute(select(_VARIABLES.c.id).where(_VARIABLES.c.key == key)).first() is None:
+        team = {"team_name": team_name} if "team_name" in _VARIABLES.c else {}
+        session.execute(insert(_VARIABLES).values(key=key, **columns, **team))
     else:
-        row.val, row.description = value, description
-    session.flush()
+        session.execute(update(_VARIABLES).where(_VARIABLES.c.key == key).values(**columns))
     SecretCache.invalidate_variable(key, team_name=team_name)
 
 
 def _remove(session: Session, key: str, team_name: str | None) -> None:
-    session.execute(delete(VariableModel).where(VariableModel.key == key))
+    session.execute(delete(_VARIABLES).where(_VARIABLES.c.key == key))
     SecretCache.invalidate_variable(key, team_name=team_name)
 
 
@@ -92,9 +127,10 @@ class MetadataDbVariables:
     """Variables in Airflow's metadata database, one short session per call: api-server routes, CLI, and
     ``dag.test()``.
 
-    The ORM is used directly rather than ``airflow.models.Variable.get/set``, which inside ``dag.test()`` route
-    through the Task SDK (with a deprecation warning) instead of the database. Only the provider's own keys are
-    read here, so secrets backends (which cannot be written) are not consulted.
+    The table is used directly rather than ``airflow.models.Variable.get/set``, which inside ``dag.test()`` route
+    through the Task SDK (with a deprecation warning) instead of the database, and which add every value read to
+    the secrets masker. Only the provider's own keys are read here, so secrets backends (which cannot be written)
+    are not consulted.
 
     :param team_name: the team of the connection whose Variables these are (``[core] multi_team``).
     """
