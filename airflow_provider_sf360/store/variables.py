@@ -17,7 +17,8 @@ from airflow.models.variable import Variable as VariableModel
 from airflow.sdk import SecretCache
 from airflow.sdk import Variable as TaskVariable
 from airflow.utils.session import create_session
-from sqlalchemy import delete, insert, select, update
+from airflow.utils.sqlalchemy import build_upsert_stmt, get_dialect_name
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from airflow_provider_sf360.core.errors import TokensUnencryptedError
@@ -105,16 +106,19 @@ def _read(session: Session, key: str) -> str | None:
 
 
 def _write(session: Session, key: str, value: str, description: str | None, team_name: str | None) -> None:
-    """Insert or update one Variable in ``session``, encrypted with Airflow's Fernet key as the model would."""
+    """Insert or update one Variable in ``session``, encrypted with Airflow's Fernet key as the model would.
+
+    One atomic upsert (Airflow's own ``build_upsert_stmt``, as ``Variable.set`` does): a select-then-insert lets
+    two api-server threads that save the same key at once (three shared connections tested together) both insert.
+    """
     require_encryption_at_rest()
     fernet = get_fernet()
     columns = {"val": fernet.encrypt(value.encode()).decode(), "is_encrypted": bool(fernet.is_encrypted),
                "description": description}
-    if session.execute(select(_VARIABLES.c.id).where(_VARIABLES.c.key == key)).first() is None:
-        team = {"team_name": team_name} if "team_name" in _VARIABLES.c else {}
-        session.execute(insert(_VARIABLES).values(key=key, **columns, **team))
-    else:
-        session.execute(update(_VARIABLES).where(_VARIABLES.c.key == key).values(**columns))
+    team = {"team_name": team_name} if "team_name" in _VARIABLES.c else {}
+    upsert = build_upsert_stmt(get_dialect_name(session), _VARIABLES, ["key"], {"key": key, **columns, **team},
+                               columns)
+    session.execute(upsert)
     SecretCache.invalidate_variable(key, team_name=team_name)
 
 
