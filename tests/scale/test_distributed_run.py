@@ -31,7 +31,6 @@ TASKS = 32
 RECOVERY_SECONDS = float(os.environ.get("SF360_SCALE_TASK_SECONDS", 30))
 
 
-
 def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsys: pytest.CaptureFixture[str],
                                                          artifacts_dir: Path) -> None:
     """An admin revokes every token: all tasks fail at once without retries; after a new setup 32 tasks share one
@@ -53,6 +52,8 @@ def test_revocation_fails_fast_then_setup_again_passes(scale_stack: World, capsy
 
 
 COLD_PODS = tuple(int(n) for n in os.environ.get("SF360_COLD_PODS", "1,8,32").split(","))
+
+
 @pytest.fixture(scope="module")
 def cold_pods(scale_stack: World) -> list[ColdPodFigures]:
     """The cold-pods runs, once for the module."""
