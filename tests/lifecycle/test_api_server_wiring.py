@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +22,7 @@ from airflow_provider_sf360.store.plugin_api import api_server_base, plugin_api_
 from airflow_provider_sf360.testing import SalesforceEmulator
 from tests.helpers.lifecycle import FAST_RETRY, ConnFactory, set_up_rotating_and_expired
 from tests.helpers.task_variables import TaskSideVariables
+from tests.helpers.threaded_server import serving_in_a_thread
 
 WIRING_OPTIONS = (
     "AIRFLOW__SF360__API_SERVER_URL",
@@ -119,25 +119,10 @@ def canned(request: pytest.FixtureRequest) -> Iterator[CannedServer]:
 @pytest.fixture(scope="module")
 def execution_only_api_server(airflow_db: object) -> Iterator[str]:
     """Airflow's own execution-only api-server app (``--apps execution``) under uvicorn on 127.0.0.1."""
-    import socket
-
-    import uvicorn
     from airflow.api_fastapi.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(apps="execution"), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the execution-only app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_in_a_thread(create_app(apps="execution")) as url:
+        yield url
 
 
 def _renew_through(emulator: SalesforceEmulator, make_connection: ConnFactory, monkeypatch: pytest.MonkeyPatch,

@@ -44,6 +44,7 @@ from tests.helpers.lifecycle import (
     set_up_web_flow,
 )
 from tests.helpers.task_variables import TaskSideVariables
+from tests.helpers.threaded_server import serving_in_a_thread
 
 CALLERS = 50
 FLOOD = 400
@@ -54,21 +55,12 @@ OTHER_STATE_KEY = "sf360_token__00D000000000000AAA__005000000000000AAA__01234567
 @pytest.fixture(scope="module")
 def renewal_server() -> Iterator[str]:
     """The provider's renewal router on a real HTTP server on 127.0.0.1."""
-    import uvicorn
     from fastapi import FastAPI
 
     app = FastAPI()
     app.include_router(renewal_api.router, prefix="/sf360")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the renewal server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_in_a_thread(app) as url:
+        yield url
 
 
 @pytest.fixture
