@@ -23,8 +23,9 @@ from scale.celery_stack import celery_run, celery_world
 from scale.cold_pods import cold_pods_run
 from scale.edge_stack import edge_world
 from scale.harness import postgres_bin_dir
-from scale.scenarios import revocation_run, rotation_run, scale_world, table
+from scale.scenarios import revocation_run, rotation_run, table
 from scale.two_hosts import two_host_run, wiring_check_run
+from scale.worlds import scale_world
 
 
 def main(argv: list[str] | None = None) -> int:

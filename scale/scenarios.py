@@ -1,8 +1,9 @@
 """The two scenarios of the distributed run, measured: rotation under load, and an admin revoking midway.
 
-``scale_world()`` starts PostgreSQL, the emulator (rotation on, short session timeout) and the Airflow stack,
-and sets the OAuth token up once (outside tasks). ``rotation_run`` and ``revocation_run`` trigger the scale DAG
-through the REST API and return exact figures; callers (the pytest module, ``run_scale.py``) assert or print.
+``scale.worlds.scale_world()`` starts PostgreSQL, the emulator (rotation on, short session timeout) and the
+Airflow stack, and sets the OAuth token up once (outside tasks). ``rotation_run`` and ``revocation_run`` trigger
+the scale DAG through the REST API and return exact figures; callers (the pytest module, ``run_scale.py``)
+assert or print.
 """
 
 from __future__ import annotations
@@ -12,19 +13,15 @@ import math
 import re
 import shutil
 import signal
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from scale.harness import AirflowStack, Postgres, Processes, StackSettings, airflow_environment, wait_for
+from scale.harness import AirflowStack, wait_for
 
 if TYPE_CHECKING:
     from airflow_provider_sf360.testing import SalesforceEmulator
@@ -56,51 +53,6 @@ def _raise_on_sigterm() -> Any:
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _interrupt)
-
-
-@contextmanager
-def scale_world(pg_bin: Path, parallelism: int = 16, session_timeout: int = 15,
-                keep: bool = False) -> Iterator[World]:
-    """Start everything, set up the token once; stop every process (also on failure).
-
-    The emulator runs in this process (its own threads), so that its ``secrets_seen()`` can be looked for in
-    every log the run wrote; the Airflow processes reach it over HTTPS like any Salesforce.
-    """
-    from airflow_provider_sf360.testing import EmulatorConfig, SalesforceEmulator
-    from airflow_provider_sf360.testing import config as world
-
-    previous_handler = _raise_on_sigterm()
-    work = Path(tempfile.mkdtemp(prefix="sf360_scale_"))
-    work.chmod(0o711)  # the postgres user must reach its data directory inside
-    procs = Processes(work, uuid.uuid4().hex)
-    postgres = Postgres(work / "pg", pg_bin)
-    emulator = SalesforceEmulator(EmulatorConfig.default())
-    failed = True
-    try:
-        postgres.start()
-        emulator.start()
-        emulator.set_app(world.DEFAULT_CONSUMER_KEY, rotation=True, session_timeout=session_timeout)
-        settings = StackSettings(parallelism=parallelism)
-        env = airflow_environment(work / "airflow", postgres.url, emulator.info(), settings)
-        stack = AirflowStack(procs, env, settings)
-        stack.start()
-        setup = stack.helper("setup")
-        if not setup.get("ok"):
-            raise RuntimeError(f"initial setup failed: {setup}")
-        yield World(stack, emulator, session_timeout, parallelism, work)
-        failed = False
-    finally:
-        try:
-            procs.stop_all()
-        finally:
-            emulator.stop()
-            postgres.stop()
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
-        if keep or failed:
-            print(f"scale run files kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def secret_scan(world: World) -> tuple[int, int]:

@@ -91,6 +91,22 @@ def staged_world(pg_bin: Path, prefix: str, settings: StackSettings, session_tim
             shutil.rmtree(work, ignore_errors=True)
 
 
+@contextmanager
+def scale_world(pg_bin: Path, parallelism: int = 16, session_timeout: int = 15,
+                keep: bool = False) -> Iterator[World]:
+    """The LocalExecutor world: the staged world, the Airflow stack started and the token set up once.
+
+    The emulator runs in this process (its own threads), so that its ``secrets_seen()`` can be looked for in
+    every log the run wrote; the Airflow processes reach it over HTTPS like any Salesforce.
+    """
+    settings = StackSettings(parallelism=parallelism)
+    with staged_world(pg_bin, "sf360_scale_", settings, session_timeout, keep) as stage:
+        stack = AirflowStack(stage.procs, stage.env, settings)
+        stack.start()
+        set_up_token(stack)
+        yield stage.world(stack)
+
+
 def set_up_token(stack: AirflowStack) -> None:
     """The web server flow once, outside any task, on the run's metadata DB."""
     setup = stack.helper("setup")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from scale.harness import postgres_bin_dir
-from scale.scenarios import World, copy_logs, scale_world, table
+from scale.scenarios import World, copy_logs, table
+from scale.worlds import scale_world
 
 REQUIRE = "SF360_REQUIRE_SCALE"
 
@@ -44,6 +46,26 @@ def report_figures(capsys: pytest.CaptureFixture[str], artifacts_dir: Path, titl
         out.write(text + "\n\n")
 
 
+def postgres_binaries(also_missing: str | None = None) -> Path:
+    """PostgreSQL's binary folder, after :func:`skip_or_fail` on anything the run lacks.
+
+    :param also_missing: what else the calling module lacks (None: nothing).
+    """
+    skip_or_fail(unavailable() or also_missing)
+    pg_bin = postgres_bin_dir()
+    assert pg_bin is not None
+    return pg_bin
+
+
+@contextmanager
+def logs_kept_if_a_test_fails(request: pytest.FixtureRequest, work_dir: Path, destination: Path) -> Iterator[None]:
+    """Copy the run's logs to ``destination`` when a test of the module failed while the block ran."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        copy_logs(work_dir, destination)
+
+
 def unavailable() -> str | None:
     """Why the run cannot start here, or None."""
     if postgres_bin_dir() is None:
@@ -59,15 +81,9 @@ def scale_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator
 
     When a test of the module failed, the run's logs are copied to ``test-artifacts/scale-logs/``.
     """
-    skip_or_fail(unavailable())
-    pg_bin = postgres_bin_dir()
-    assert pg_bin is not None
     with scale_world(
-        pg_bin,
+        postgres_binaries(),
         parallelism=_int_env("SF360_SCALE_PARALLELISM", 16),
         session_timeout=_int_env("SF360_SCALE_SESSION_TIMEOUT", 15),
-    ) as world:
-        failed_before = request.session.testsfailed
+    ) as world, logs_kept_if_a_test_fails(request, world.work_dir, artifacts_dir / "scale-logs"):
         yield world
-        if request.session.testsfailed > failed_before:
-            copy_logs(world.work_dir, artifacts_dir / "scale-logs")

@@ -23,10 +23,8 @@ from pathlib import Path
 import pytest
 
 from scale.celery_stack import CeleryWorld, celery_run, celery_world, redis_server_binary
-from scale.harness import postgres_bin_dir
-from scale.scenarios import copy_logs
 from scale.two_hosts import wiring_check_run
-from tests.scale.conftest import report_figures, skip_or_fail
+from tests.scale.conftest import logs_kept_if_a_test_fails, postgres_binaries, report_figures
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(900)]
 
@@ -36,14 +34,11 @@ CONCURRENCY = int(os.environ.get("SF360_CELERY_CONCURRENCY", 8))
 SPLIT = os.environ.get("SF360_CELERY_SPLIT", "1") != "0"
 
 
-def _unavailable() -> str | None:
-    """Why the Celery run cannot start here, or None."""
-    if postgres_bin_dir() is None:
-        return "PostgreSQL binaries not found (Debian: apt-get install -y postgresql)"
+def _celery_missing() -> str | None:
+    """What the Celery run lacks here beyond what every run needs (``unavailable``), or None."""
     if redis_server_binary() is None:
         return "redis-server not found (Debian: apt-get install -y redis-server)"
-    for module, package in (("asyncpg", "asyncpg"), ("airflow.providers.celery", "apache-airflow-providers-celery"),
-                            ("redis", "redis")):
+    for module, package in (("airflow.providers.celery", "apache-airflow-providers-celery"), ("redis", "redis")):
         try:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:
@@ -56,14 +51,10 @@ def _unavailable() -> str | None:
 @pytest.fixture(scope="module")
 def celery_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[CeleryWorld]:
     """The running Celery stack; its logs go to ``test-artifacts/celery-logs/`` when a test of the module fails."""
-    skip_or_fail(_unavailable())
-    pg_bin = postgres_bin_dir()
-    assert pg_bin is not None
-    with celery_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world:
-        failed_before = request.session.testsfailed
+    pg_bin = postgres_binaries(_celery_missing())
+    with celery_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world, \
+            logs_kept_if_a_test_fails(request, world.world.work_dir, artifacts_dir / "celery-logs"):
         yield world
-        if request.session.testsfailed > failed_before:
-            copy_logs(world.world.work_dir, artifacts_dir / "celery-logs")
 
 
 def test_celery_two_hosts_keep_the_token_family_under_a_slow_network_and_a_late_answer(

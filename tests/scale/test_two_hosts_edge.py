@@ -20,11 +20,9 @@ from pathlib import Path
 import pytest
 
 from scale.edge_stack import edge3_missing, edge_world
-from scale.harness import postgres_bin_dir
-from scale.scenarios import copy_logs
 from scale.two_hosts import two_host_run, wiring_check_run
 from scale.worlds import TwoHostWorld
-from tests.scale.conftest import report_figures, skip_or_fail, unavailable
+from tests.scale.conftest import logs_kept_if_a_test_fails, postgres_binaries, report_figures
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(600)]
 
@@ -39,14 +37,10 @@ SPLIT = os.environ.get("SF360_EDGE_SPLIT", "0") == "1"
 @pytest.fixture(scope="module")
 def edge_stack(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[TwoHostWorld]:
     """The running Edge stack; its logs go to ``test-artifacts/edge-logs/`` when a test of the module fails."""
-    skip_or_fail(unavailable() or edge3_missing())
-    pg_bin = postgres_bin_dir()
-    assert pg_bin is not None
-    with edge_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world:
-        failed_before = request.session.testsfailed
+    pg_bin = postgres_binaries(edge3_missing())
+    with edge_world(pg_bin, concurrency=CONCURRENCY, split_api_servers=SPLIT) as world, \
+            logs_kept_if_a_test_fails(request, world.world.work_dir, artifacts_dir / "edge-logs"):
         yield world
-        if request.session.testsfailed > failed_before:
-            copy_logs(world.world.work_dir, artifacts_dir / "edge-logs")
 
 
 def test_edge_hosts_without_the_metadata_db_keep_the_token_family(
